@@ -1,0 +1,1 @@
+"""The ``pixelwise`` command line: a thin layer that parses flags and calls the Python API."""

@@ -1,0 +1,81 @@
+"""What every pixelwise dataset gives: images, masks, class names, a palette and the ignore index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+IGNORE_INDEX = 255
+"""The default label of pixels that no metric or loss counts (VOC borders, CamVid void, ...)."""
+
+PairTransform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about a dataset's labels.
+
+    Attributes:
+        class_names: One name per class, in label order.
+        palette: One RGB colour per class for colour masks, panels and overlays.
+        ignore_index: Mask value left out of losses and metrics (``None``: none).
+    """
+
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    ignore_index: int | None = IGNORE_INDEX
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
+    """Base class: subclasses implement ``__len__`` and ``load(index)``.
+
+    ``dataset[i]`` returns ``transform(image, mask)``; without a transform the image is a
+    ``uint8`` tensor ``(C, H, W)`` and the mask an ``int64`` tensor ``(H, W)`` of class indices
+    (or ``info.ignore_index``).
+    """
+
+    info: DatasetInfo
+
+    def __init__(self, *, transform: PairTransform | None = None) -> None:
+        self.transform = transform
+
+    def load(self, index: int) -> tuple[Tensor, Tensor]:
+        """The raw ``(image uint8 (C, H, W), mask int64 (H, W))`` pair at ``index``."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        image, mask = self.load(index)
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return image, mask
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.info.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    @property
+    def ignore_index(self) -> int | None:
+        return self.info.ignore_index
+
+    @property
+    def palette(self) -> tuple[tuple[int, int, int], ...]:
+        return self.info.palette
+
+
+def as_long_mask(mask: Tensor) -> Tensor:
+    """Drop a leading channel axis and convert to ``int64`` (H, W)."""
+    if mask.ndim == 3:
+        mask = mask[0]
+    return mask.to(torch.int64)

@@ -1,0 +1,135 @@
+"""``shapes``: a synthetic dataset, deterministic from a seed, needing no download.
+
+Circles, squares and triangles (rotated, of random size and colour, overlapping) on
+textured, noisy backgrounds. Object colours are drawn from the same distribution as the
+background's, so a model must learn shape rather than colour. Image ``i`` of a split is a
+pure function of ``(seed, split, i)``.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import torch
+from torch import Tensor
+
+from pixelwise.data.base import DatasetInfo, PairTransform, SegmentationDataset
+from pixelwise.data.registry import register_dataset
+
+SHAPES_INFO = DatasetInfo(
+    class_names=("background", "circle", "square", "triangle"),
+    palette=((0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200)),
+    ignore_index=255,
+)
+_SPLIT_LENGTHS = {"train": 512, "val": 128, "test": 128}
+
+
+class ShapesDataset(SegmentationDataset):
+    """Synthetic shapes.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``: disjoint streams of the same distribution.
+        length: Number of images (defaults: 512 / 128 / 128).
+        size: Image side in pixels.
+        max_objects: Up to this many shapes per image (at least one).
+        seed: Base seed; the same seed gives the same images on every machine.
+        transform: Paired transform applied to ``(image, mask)``.
+    """
+
+    info = SHAPES_INFO
+
+    def __init__(
+        self,
+        *,
+        split: str = "train",
+        length: int | None = None,
+        size: int = 64,
+        max_objects: int = 4,
+        seed: int = 0,
+        transform: PairTransform | None = None,
+    ) -> None:
+        super().__init__(transform=transform)
+        if split not in _SPLIT_LENGTHS:
+            raise ValueError(f"shapes has no split {split!r}; choose one of {', '.join(_SPLIT_LENGTHS)}")
+        self.split = split
+        self.length = _SPLIT_LENGTHS[split] if length is None else length
+        self.size = size
+        self.max_objects = max_objects
+        self.seed = seed
+        self._split_key = zlib.crc32(split.encode())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def load(self, index: int) -> tuple[Tensor, Tensor]:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} images")
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self._split_key) * 1_000_003 + index)
+        return render_shapes(size=self.size, max_objects=self.max_objects, generator=generator)
+
+
+def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Draw one image and its mask.
+
+    Returns:
+        ``(image uint8 (3, size, size), mask int64 (size, size))``.
+    """
+    def uniform(low: float, high: float) -> float:
+        return low + (high - low) * float(torch.rand((), generator=generator))
+
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    image = _texture(size, generator)  # (3, S, S) float in [0, 1]
+    mask = torch.zeros(size, size, dtype=torch.int64)
+    count = int(torch.randint(1, max_objects + 1, (), generator=generator))
+    for _ in range(count):
+        label = int(torch.randint(1, 4, (), generator=generator))
+        radius = uniform(0.10, 0.22) * size
+        cx, cy = uniform(radius * 0.5, size - radius * 0.5), uniform(radius * 0.5, size - radius * 0.5)
+        angle = uniform(0, 2 * math.pi)
+        # Coordinates in the shape's own rotated frame.
+        u = (xs - cx) * math.cos(angle) + (ys - cy) * math.sin(angle)
+        v = -(xs - cx) * math.sin(angle) + (ys - cy) * math.cos(angle)
+        if label == 1:
+            inside = u**2 + v**2 <= radius**2
+        elif label == 2:
+            half = radius * 0.85
+            inside = (u.abs() <= half) & (v.abs() <= half)
+        else:  # equilateral triangle with circumradius ``radius``
+            inside = torch.ones_like(u, dtype=torch.bool)
+            for k in range(3):
+                theta = angle * 0 + 2 * math.pi * k / 3 + math.pi / 2
+                inside &= u * math.cos(theta) + v * math.sin(theta) <= radius / 2
+        fill = _texture(size, generator)
+        image = torch.where(inside, fill, image)
+        mask[inside] = label
+    noise = torch.randn(3, size, size, generator=generator) * uniform(0.02, 0.08)
+    image = (image + noise).clamp(0, 1)
+    return (image * 255).round().to(torch.uint8), mask
+
+
+def _texture(size: int, generator: torch.Generator) -> Tensor:
+    """A random colour with a low-frequency blotch pattern and random stripes, (3, S, S) in [0, 1]."""
+    colour = torch.rand(3, 1, 1, generator=generator)
+    coarse = torch.rand(1, 1, 4, 4, generator=generator)
+    blotches = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)[0]
+    period = 4 + 8 * float(torch.rand((), generator=generator))
+    direction = float(torch.rand((), generator=generator)) * math.pi
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    stripes = torch.sin((xs * math.cos(direction) + ys * math.sin(direction)) * 2 * math.pi / period)
+    strength = 0.25 * float(torch.rand((), generator=generator))
+    return (colour + 0.3 * (blotches - 0.5) + strength * stripes).clamp(0, 1)
+
+
+@register_dataset("shapes")
+def shapes(
+    *,
+    root: str | None = None,
+    split: str = "train",
+    transform: PairTransform | None = None,
+    length: int | None = None,
+    size: int = 64,
+    seed: int = 0,
+) -> ShapesDataset:
+    """The synthetic ``shapes`` dataset (``root`` is not used)."""
+    return ShapesDataset(split=split, length=length, size=size, seed=seed, transform=transform)

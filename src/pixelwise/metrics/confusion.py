@@ -1,0 +1,102 @@
+"""A dataset-level confusion matrix that adds across batches, images and processes.
+
+Rows are the ground truth, columns the prediction. Pixels whose truth equals
+``ignore_index`` are left out. The counting is one ``bincount`` over integer
+tensors: no Python loop over pixels, images or classes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def confusion_matrix(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    num_classes: int,
+    ignore_index: int | None = None,
+    validate: bool = True,
+) -> Tensor:
+    """Count (truth, prediction) pairs.
+
+    Args:
+        pred: Predicted class indices, any integer dtype.
+        target: Ground-truth class indices, same shape as ``pred``.
+        num_classes: Number of classes ``C``; valid labels are ``0 .. C-1``.
+        ignore_index: Truth value whose pixels are not counted (``None``: count all).
+        validate: Raise ``ValueError`` on labels outside ``0 .. C-1`` (other than the
+            ignore index) instead of silently dropping them.
+
+    Returns:
+        ``int64`` tensor of shape ``(C, C)``, rows = truth, columns = prediction.
+
+    Shape:
+        pred, target: any shape, e.g. ``(N, H, W)``.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
+    pred = pred.reshape(-1).long()
+    target = target.reshape(-1).long()
+    valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    if validate:
+        bad_truth = valid & ((target < 0) | (target >= num_classes))
+        bad_pred = valid & ((pred < 0) | (pred >= num_classes))
+        if bool((bad_truth | bad_pred).any()):
+            which, values = ("truth", target[bad_truth]) if bool(bad_truth.any()) else ("prediction", pred[bad_pred])
+            found = sorted(set(values.unique()[:5].tolist()))
+            raise ValueError(
+                f"{which} holds label(s) {found} outside 0..{num_classes - 1}"
+                + (f" and not the ignore index {ignore_index}" if ignore_index is not None else "")
+            )
+    # Ignored pixels go to one extra bin past the C*C real ones, which is then dropped:
+    # this keeps the whole count branch-free and avoids a boolean gather.
+    sentinel = num_classes * num_classes
+    index = torch.where(valid, target * num_classes + pred, sentinel)
+    counts = torch.bincount(index, minlength=sentinel + 1)[:sentinel]
+    return counts.reshape(num_classes, num_classes)
+
+
+class ConfusionMatrix:
+    """Accumulates a confusion matrix over a whole dataset.
+
+    Args:
+        num_classes: Number of classes.
+        ignore_index: Truth value to leave out (``None``: count every pixel).
+        device: Where the running matrix lives (keep it with the predictions).
+
+    Example:
+        >>> cm = ConfusionMatrix(num_classes=3, ignore_index=255)
+        >>> for logits, mask in batches:  # doctest: +SKIP
+        ...     cm.update(logits.argmax(1), mask)
+        >>> scores = cm.compute()  # doctest: +SKIP
+    """
+
+    def __init__(self, *, num_classes: int, ignore_index: int | None = None, device: torch.device | str = "cpu"):
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        """Add one batch of predicted and true label maps (same shape, integer)."""
+        if pred.device != self.matrix.device:
+            self.matrix = self.matrix.to(pred.device)
+        self.matrix += confusion_matrix(
+            pred, target, num_classes=self.num_classes, ignore_index=self.ignore_index
+        )
+
+    def reset(self) -> None:
+        """Set every count back to zero."""
+        self.matrix.zero_()
+
+    def all_reduce(self) -> None:
+        """Sum the matrix over every process of the default ``torch.distributed`` group."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(self.matrix, op=torch.distributed.ReduceOp.SUM)
+
+    def compute(self, *, class_names: list[str] | None = None):  # -> SegmentationScores
+        """Scores from the counts so far (see :func:`pixelwise.metrics.scores_from_confusion`)."""
+        from pixelwise.metrics.scores import scores_from_confusion
+
+        return scores_from_confusion(self.matrix, class_names=class_names)

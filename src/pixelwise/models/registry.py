@@ -1,0 +1,59 @@
+"""The model registry: ``@register_model`` fills it, ``create_model`` and ``list_models`` read it.
+
+Every model built through :func:`create_model` remembers how it was built
+(``model.pixelwise_config``), so :func:`pixelwise.models.io.save_model` can store the
+recipe with the weights and :func:`pixelwise.models.io.load_model` rebuild it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from pixelwise.registry import Registry
+
+ModelBuilder = Callable[..., nn.Module]
+
+MODELS: Registry[ModelBuilder] = Registry("model")
+
+
+def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register a builder ``fn(*, num_classes, in_channels=3, ...) -> nn.Module`` under ``name``."""
+    return MODELS.register(name)
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    _import_zoo()
+    return MODELS.names()
+
+
+def create_model(name: str, *, num_classes: int, in_channels: int = 3, **options: Any) -> nn.Module:
+    """Build a registered segmentation model.
+
+    Args:
+        name: A name from :func:`list_models` (e.g. ``"unet"``).
+        num_classes: Output channels of the logits.
+        in_channels: Channels of the input images.
+        **options: The builder's own keyword options (encoder, width, upsampling, ...);
+            see each model's docstring.
+
+    Returns:
+        An ``nn.Module`` mapping ``(N, in_channels, H, W)`` to logits ``(N, num_classes, H, W)``
+        for any ``H, W``.
+
+    Raises:
+        UnknownNameError: ``name`` is not registered; the message lists the valid names.
+    """
+    _import_zoo()
+    builder = MODELS.get(name)
+    model = builder(num_classes=num_classes, in_channels=in_channels, **options)
+    model.pixelwise_config = {"name": name, "num_classes": num_classes, "in_channels": in_channels, **options}
+    return model
+
+
+def _import_zoo() -> None:
+    # Importing the package registers every architecture file.
+    import pixelwise.models  # noqa: F401
