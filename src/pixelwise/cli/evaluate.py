@@ -1,0 +1,46 @@
+"""``pixelwise evaluate``: score a checkpoint on a dataset split; table, JSON, CSV, heatmap, chart, panels."""
+
+from __future__ import annotations
+
+import argparse
+
+from pixelwise.cli.train import parse_options
+from pixelwise.engine.evaluate import evaluate
+from pixelwise.metrics import format_table
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a checkpoint on a dataset split and write table, JSON, CSV, heatmap, chart and panels",
+        description=(
+            "Run a trained checkpoint over a dataset split, print the per-class table (IoU, Dice, precision, recall, "
+            "F1) and write metrics.json (the `pixelwise score` schema), per_class.csv, confusion.png, "
+            "per_class_iou.png and panels.png (image | truth | prediction | error map) into --out."
+        ),
+    )
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="best.pt or last.pt from pixelwise train")
+    parser.add_argument("--dataset", required=True, help="dataset format (see `pixelwise data list`)")
+    parser.add_argument("--root", default=None, help="dataset folder")
+    parser.add_argument("--split", default="val", help="split to score (default: %(default)s)")
+    parser.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="dataset option as used in training (repeatable)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="folder for the files (default: print only)")
+    parser.add_argument("--panels", type=int, default=6, metavar="N", help="sample panels to draw (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
+    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    scores = evaluate(
+        checkpoint=args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, out=args.out,
+        dataset_options=parse_options(args.dataset_option), num_panels=args.panels, batch_size=args.batch_size,
+        workers=args.workers, device=args.device, precision=args.precision,
+    )
+    print(format_table(scores))
+    if args.out:
+        print(f"wrote metrics.json, per_class.csv, confusion.png, per_class_iou.png, panels.png to {args.out}/")
+    return 0

@@ -1,0 +1,121 @@
+"""Turn a :class:`TrainConfig` into the objects a run needs: data loaders, model, loss, optimizer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from pixelwise.data import SegmentationDataset, create_dataset
+from pixelwise.data.transforms import eval_transform, train_transform
+from pixelwise.engine.config import TrainConfig
+from pixelwise.engine.distributed import ProcessGroup
+from pixelwise.errors import PixelwiseError
+from pixelwise.losses import create_loss
+from pixelwise.losses.class_weights import class_pixel_statistics, median_frequency_weights
+from pixelwise.models import create_model
+
+
+def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
+    """Training set (augmented) and validation set (deterministic), as the config names them."""
+    options = dict(config.dataset_options)
+    train_set = create_dataset(config.dataset, root=config.root, split=config.train_split, **options)
+    # Set after opening, because the crop pads masks with the dataset's own ignore index.
+    train_set.transform = train_transform(
+        crop_size=config.crop_size,
+        scale_range=config.scale_range,
+        hflip=config.hflip,
+        color_jitter=config.color_jitter,
+        ignore_index=_ignore_or_default(train_set.ignore_index),
+    )
+    val_set = None
+    if config.val_split is not None:
+        val_set = create_dataset(config.dataset, root=config.root, split=config.val_split, transform=eval_transform(), **options)
+    return train_set, val_set
+
+
+def build_loader(
+    dataset: SegmentationDataset,
+    *,
+    batch_size: int,
+    workers: int,
+    shuffle: bool,
+    seed: int,
+    group: ProcessGroup,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader whose shuffling is a pure function of ``seed`` (call once per epoch with seed + epoch)."""
+    sampler: Sampler[int] | None = None
+    if group.distributed and shuffle:
+        sampler = DistributedSampler(dataset, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
+        shuffle = False
+    elif group.distributed:
+        # DistributedSampler pads with repeated samples; evaluation must count every image exactly once.
+        sampler = ShardSampler(len(dataset), rank=group.rank, world_size=group.world_size)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        sampler=sampler,
+        num_workers=workers,
+        generator=generator,
+        drop_last=drop_last and len(dataset) >= batch_size * group.world_size,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=False,
+    )
+
+
+class ShardSampler(Sampler[int]):
+    """Every ``world_size``-th index from ``rank``: a split of the dataset without padding or repeats."""
+
+    def __init__(self, length: int, *, rank: int, world_size: int) -> None:
+        self.indices = list(range(rank, length, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> nn.Module:
+    return create_model(config.model, num_classes=num_classes, in_channels=in_channels, **config.model_options)
+
+
+def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.Module:
+    """The loss the config names, with class weights computed from the training masks when asked."""
+    weights = None
+    if config.class_weights == "median_frequency":
+        stats = class_pixel_statistics(
+            (train_set.load(i)[1] for i in range(len(train_set))),
+            num_classes=train_set.num_classes,
+            ignore_index=train_set.ignore_index,
+        )
+        weights = median_frequency_weights(pixel_counts=stats.pixel_counts, image_pixel_counts=stats.image_pixel_counts)
+    elif isinstance(config.class_weights, list | tuple):
+        if len(config.class_weights) != train_set.num_classes:
+            raise PixelwiseError(
+                f"class_weights has {len(config.class_weights)} values for {train_set.num_classes} classes; give one per class"
+            )
+        weights = torch.tensor(config.class_weights, dtype=torch.float32)
+    elif config.class_weights is not None:
+        raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use median_frequency or a list of numbers")
+    options = {"label_smoothing": config.label_smoothing} if config.label_smoothing else {}
+    return create_loss(config.loss, ignore_index=_ignore_or_default(train_set.ignore_index), class_weights=weights, **options)
+
+
+def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW or SGD; no weight decay on biases and normalisation parameters."""
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def _ignore_or_default(ignore_index: int | None) -> int:
+    return 255 if ignore_index is None else ignore_index

@@ -1,0 +1,83 @@
+"""``pixelwise demo``: the whole pipeline offline in a few minutes on a laptop CPU.
+
+Generates the synthetic ``shapes`` data, trains a small U-Net with the same engine as
+``pixelwise train``, evaluates the best checkpoint on a held-out split, and writes the
+metrics JSON, the training curves and prediction panels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixelwise.engine.config import TrainConfig
+from pixelwise.engine.evaluate import evaluate
+from pixelwise.engine.train import train
+from pixelwise.metrics import SegmentationScores
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote its files and what it scored on the held-out split."""
+
+    out: Path
+    scores: SegmentationScores
+    seconds: float
+
+
+def demo_config(*, out: str | Path, epochs: int = 12, train_images: int = 512, size: int = 64, seed: int = 0,
+                progress: bool = True) -> TrainConfig:
+    """The demo's training recipe: a 16-channel U-Net (1.9 M parameters) on 64 px shapes."""
+    return TrainConfig(
+        dataset="shapes",
+        dataset_options={"size": size, "length": train_images, "seed": seed},
+        val_split="val",
+        model="unet",
+        model_options={"base_channels": 16},
+        epochs=epochs,
+        batch_size=16,
+        eval_batch_size=32,
+        lr=3e-3,
+        weight_decay=1e-4,
+        schedule="poly",
+        warmup=0.05,
+        loss="ce",
+        hflip=True,
+        color_jitter=0.0,
+        crop_size=None,
+        workers=0,
+        seed=seed,
+        out=str(out),
+        progress=progress,
+        tensorboard=False,
+    )
+
+
+def run_demo(*, out: str | Path = "pixelwise-demo", epochs: int = 12, train_images: int = 512, seed: int = 0,
+             progress: bool = True) -> DemoResult:
+    """Train and evaluate on ``shapes``; files go to ``out``.
+
+    Args:
+        out: Output folder: ``best.pt``, ``last.pt``, ``config.yaml``, ``history.csv``, ``curves.png``
+            (train and validation loss per epoch), and ``eval/`` with ``metrics.json``, ``panels.png``
+            (image | truth | prediction | error), ``confusion.png``, ``per_class_iou.png``, ``per_class.csv``.
+        epochs: Training epochs (the default reaches val mIoU above 0.8 on shapes).
+        train_images: Synthetic training images per epoch.
+        seed: Seed of the data, the model and the shuffling.
+        progress: Show progress bars.
+    """
+    import time
+
+    start = time.perf_counter()
+    config = demo_config(out=out, epochs=epochs, train_images=train_images, seed=seed, progress=progress)
+    result = train(config)
+    scores = evaluate(
+        checkpoint=result.out / "best.pt",
+        dataset="shapes",
+        split="val",
+        dataset_options={"size": config.dataset_options["size"], "seed": seed},
+        out=result.out / "eval",
+        num_panels=6,
+        batch_size=32,
+    )
+    return DemoResult(out=result.out, scores=scores, seconds=time.perf_counter() - start)

@@ -1,0 +1,107 @@
+"""``pixelwise.predict``: label maps, colour masks and overlays for images, folders or globs."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from pixelwise.data.decode import IMAGE_SUFFIXES, read_image
+from pixelwise.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from pixelwise.engine.loop import autocast
+from pixelwise.engine.trained import load_trained
+from pixelwise.errors import PixelwiseError
+from pixelwise.utils.hardware import autocast_dtype, resolve_device
+from pixelwise.visual.overlay import overlay, save_label_png, save_png
+from pixelwise.visual.palette import colorize, default_palette
+
+
+@dataclass
+class PredictReport:
+    """Files written per input image, and the inputs that could not be read."""
+
+    written: dict[Path, list[Path]] = field(default_factory=dict)
+    failed: dict[Path, str] = field(default_factory=dict)
+
+
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns -> a list of image paths."""
+    paths: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            if not matches:
+                raise PixelwiseError(f"{text}: the pattern matches no file; check the pattern")
+            paths.extend(p for p in matches if p.is_file())
+        elif Path(text).is_dir():
+            paths.extend(sorted(p for p in Path(text).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        elif Path(text).is_file():
+            paths.append(Path(text))
+        else:
+            raise PixelwiseError(f"{text}: no such file or folder; pass images, folders or glob patterns")
+    if not paths:
+        raise PixelwiseError("no input images found; pass image files, folders of images or glob patterns")
+    return list(dict.fromkeys(paths))
+
+
+def predict(
+    *,
+    checkpoint: str | Path,
+    inputs: list[str | Path],
+    out: str | Path,
+    batch_size: int = 4,
+    device: str = "auto",
+    precision: str = "auto",
+    alpha: float = 0.5,
+    progress: bool = True,
+) -> PredictReport:
+    """Segment every input image and write, per image ``NAME``: ``NAME.png`` (index labels with an
+    embedded palette), ``NAME_color.png`` (colour mask) and ``NAME_overlay.png`` (blend over the image).
+
+    Corrupt or unreadable inputs are reported in the returned ``failed`` map and skipped; the rest
+    are still written. Images of the same size are batched together.
+    """
+    run_device = resolve_device(device)
+    trained = load_trained(checkpoint, device=run_device)
+    palette = trained.palette or default_palette(trained.num_classes)
+    amp_dtype = autocast_dtype(run_device, precision)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = PredictReport()
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    paths = expand_inputs(inputs)
+    batch: list[tuple[Path, torch.Tensor]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        images = torch.stack([image for _, image in batch])  # (B, C, H, W) uint8
+        x = ((images.float() / 255 - mean) / std).to(run_device)
+        with torch.no_grad(), autocast(run_device, amp_dtype):
+            labels = trained.model(x).argmax(1).cpu()  # (B, H, W)
+        for (path, image), label in zip(batch, labels, strict=True):
+            stem = out / path.stem
+            report.written[path] = [
+                save_label_png(label, stem.with_suffix(".png"), palette=palette),
+                save_png(colorize(label, palette=palette), stem.with_name(stem.name + "_color.png")),
+                save_png(overlay(image, label, palette=palette, alpha=alpha), stem.with_name(stem.name + "_overlay.png")),
+            ]
+        batch.clear()
+
+    for path in tqdm(paths, desc="predict", disable=not progress):
+        try:
+            image = read_image(path, channels=trained.in_channels)
+        except PixelwiseError as error:
+            report.failed[path] = str(error)
+            tqdm.write(f"skipped: {error}")
+            continue
+        if batch and (batch[0][1].shape != image.shape or len(batch) >= batch_size):
+            flush()
+        batch.append((path, image))
+    flush()
+    return report

@@ -1,0 +1,56 @@
+"""What a training run leaves for people to read: a CSV of epochs, TensorBoard events, a curves PNG."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from pixelwise.utils.atomic import atomic_write_text
+from pixelwise.visual.curves import plot_training_curves
+
+
+class RunLog:
+    """Epoch history of one run, rewritten atomically after each epoch.
+
+    Args:
+        out: The run folder (``history.csv``, ``curves.png``, ``tensorboard/``).
+        history: Rows already logged (when resuming).
+        tensorboard: Also write TensorBoard scalars (skipped if tensorboard is not installed).
+    """
+
+    def __init__(self, out: Path, *, history: list[dict[str, Any]] | None = None, tensorboard: bool = True):
+        self.out = out
+        self.history: list[dict[str, Any]] = list(history or [])
+        self._writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional
+                self._writer = None
+            else:
+                self._writer = SummaryWriter(log_dir=str(out / "tensorboard"))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if self._writer is not None and not math.isnan(value):
+            self._writer.add_scalar(tag, value, step)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        """Record one epoch's row and refresh ``history.csv`` and ``curves.png``."""
+        self.history.append(row)
+        for key, value in row.items():
+            if key not in ("epoch", "step") and isinstance(value, float):
+                self.scalar(f"epoch/{key}", value, int(row["epoch"]))
+        keys = list(dict.fromkeys(key for r in self.history for key in r))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_text(self.out / "history.csv", buffer.getvalue())
+        plot_training_curves(history=self.history, path=self.out / "curves.png")
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -1,0 +1,49 @@
+"""A trained model restored from a checkpoint, with the facts inference needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pixelwise.engine.checkpoint import load_checkpoint
+from pixelwise.errors import PixelwiseError
+from pixelwise.models import create_model
+
+
+@dataclass
+class TrainedModel:
+    """A model in eval mode plus its labels, as saved by :func:`pixelwise.train`."""
+
+    model: nn.Module
+    class_names: list[str]
+    palette: list[tuple[int, int, int]]
+    in_channels: int
+    config: dict[str, Any]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_trained(path: str | Path, *, device: torch.device) -> TrainedModel:
+    """Rebuild the model a checkpoint describes and load its weights (weights-only unpickling)."""
+    checkpoint = load_checkpoint(path, map_location=device)
+    model_config = dict(checkpoint.get("model_config") or {})
+    if "name" not in model_config:
+        raise PixelwiseError(f"{path}: checkpoint does not say which model it holds; was it written by pixelwise train?")
+    name = model_config.pop("name")
+    model = create_model(name, **model_config)
+    model.load_state_dict(checkpoint["model"])
+    model.to(device).eval()
+    palette = [tuple(int(v) for v in colour) for colour in checkpoint.get("palette") or []]
+    return TrainedModel(
+        model=model,
+        class_names=list(checkpoint["class_names"]),
+        palette=palette,  # type: ignore[arg-type]
+        in_channels=int(model_config.get("in_channels", 3)),
+        config=dict(checkpoint.get("config") or {}),
+    )

@@ -1,0 +1,181 @@
+"""The engine end to end on tiny shapes: CLI train/evaluate/predict, resume, crash safety, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pixelwise.cli.main import main
+from pixelwise.engine.checkpoint import load_checkpoint
+from pixelwise.engine.config import TrainConfig, load_config
+from pixelwise.engine.schedule import lr_factor
+from pixelwise.engine import train as train_module
+from pixelwise.engine.train import train
+from pixelwise.errors import PixelwiseError
+
+TINY = [
+    "--dataset", "shapes", "--dataset-option", "size=32", "--dataset-option", "length=16",
+    "--model", "unet", "--model-option", "base_channels=4", "--model-option", "depth=2",
+    "--batch-size", "4", "--workers", "0", "--no-progress", "--no-tensorboard", "--log-every", "2",
+]
+
+
+def tiny_config(out: Path, **changes) -> TrainConfig:
+    base = TrainConfig(
+        dataset="shapes", dataset_options={"size": 32, "length": 16}, model="unet",
+        model_options={"base_channels": 4, "depth": 2}, epochs=2, batch_size=4, workers=0,
+        progress=False, tensorboard=False, log_every=2, out=str(out), lr=1e-2,
+    )
+    return base.replace(**changes)
+
+
+def test_cli_train_evaluate_predict(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(run)]) == 0
+    for name in ("config.yaml", "last.pt", "best.pt", "metrics.json", "history.csv", "curves.png"):
+        assert (run / name).is_file(), name
+    assert load_config(run / "config.yaml").model_options == {"base_channels": 4, "depth": 2}
+    history = (run / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and "val_miou" in history[0]
+
+    eval_dir = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--dataset", "shapes", "--dataset-option", "size=32",
+                 "--dataset-option", "length=8", "--split", "val", "--out", str(eval_dir)]) == 0
+    data = json.loads((eval_dir / "metrics.json").read_text())
+    assert data["class_names"] == ["background", "circle", "square", "triangle"]
+    assert sum(map(sum, data["confusion_matrix"])) == 8 * 32 * 32
+    for name in ("per_class.csv", "confusion.png", "per_class_iou.png", "panels.png"):
+        assert (eval_dir / name).is_file(), name
+    assert "background" in capsys.readouterr().out
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(images / "a.png")
+    Image.fromarray(np.zeros((30, 20, 3), np.uint8)).save(images / "b.jpg")
+    (images / "broken.png").write_bytes(b"not an image at all")
+    pred_dir = tmp_path / "pred"
+    code = main(["predict", "--checkpoint", str(run / "best.pt"), str(images), "--out", str(pred_dir), "--no-progress"])
+    assert code == 1  # one input failed ...
+    for stem, size in (("a", (50, 40)), ("b", (20, 30))):  # ... the rest are written
+        labels = Image.open(pred_dir / f"{stem}.png")
+        assert labels.size == size and labels.mode in ("P", "L")
+        assert int(np.asarray(labels).max()) < 4
+        assert Image.open(pred_dir / f"{stem}_color.png").mode == "RGB"
+        assert Image.open(pred_dir / f"{stem}_overlay.png").size == size
+    assert not (pred_dir / "broken.png").exists()
+    assert "broken.png" in capsys.readouterr().out
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):
+    straight = train(tiny_config(tmp_path / "straight", epochs=3))
+
+    original_save = train_module._save
+
+    def crash_after_first_checkpoint(path, *args, **kwargs):
+        original_save(path, *args, **kwargs)
+        if path.name == "last.pt":
+            raise KeyboardInterrupt  # the process dies right after epoch 1 was saved
+
+    monkeypatch.setattr(train_module, "_save", crash_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path / "resumed", epochs=3))
+    monkeypatch.setattr(train_module, "_save", original_save)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
+    resumed = train(tiny_config(tmp_path / "resumed", epochs=3, resume=True))
+    assert resumed.epochs_run == 3 and len(resumed.history) == 3
+    a = load_checkpoint(straight.out / "last.pt")["model"]
+    b = load_checkpoint(resumed.out / "last.pt")["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert [round(r["train_loss"], 6) for r in straight.history] == [round(r["train_loss"], 6) for r in resumed.history]
+
+
+def test_killing_training_never_leaves_a_corrupt_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "pixelwise", "train", *TINY, "--dataset-option", "length=64",
+            "--epochs", "200", "--eval-every", "1", "--out", str(run)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert (run / "last.pt").exists(), "training wrote no checkpoint"
+        time.sleep(1.3)  # kill it at some point while it keeps saving
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    checkpoint = load_checkpoint(run / "last.pt")
+    assert checkpoint["epoch"] >= 1
+    # ... and the run resumes from it.
+    result = train(tiny_config(run, epochs=checkpoint["epoch"] + 1, resume=True, dataset_options={"size": 32, "length": 64}))
+    assert result.epochs_run == checkpoint["epoch"] + 1
+
+
+def test_malicious_checkpoint_is_refused(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": Exploit()}, evil, pickle_protocol=pickle.DEFAULT_PROTOCOL)
+    code = main(["evaluate", "--checkpoint", str(evil), "--dataset", "shapes"])
+    assert code == 2
+    assert "evil.pt" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_torchrun_two_gloo_processes(tmp_path):
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29561",
+         "-m", "pixelwise", "train", *TINY, "--dataset-option", "length=15", "--epochs", "1", "--device", "cpu",
+         "--out", str(run)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in run.glob("*.pt")) == ["best.pt", "last.pt"]
+    assert len(list(run.glob("*.json"))) == 1
+    scores = json.loads((run / "metrics.json").read_text())
+    assert sum(map(sum, scores["confusion_matrix"])) == 15 * 32 * 32  # every val image counted exactly once
+
+
+def test_config_precedence_and_errors(tmp_path):
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("lr: 0.5\nbatch_size: 3\n")
+    from pixelwise.cli.main import build_parser
+    from pixelwise.cli.train import config_from_args
+
+    args = build_parser().parse_args(["train", "--config", str(yaml_file), "--lr", "0.25", "--encoder", "resnet18"])
+    config = config_from_args(args)
+    assert (config.lr, config.batch_size, config.model_options["encoder"]) == (0.25, 3, "resnet18")
+    yaml_file.write_text("learning_rate: 1\n")
+    with pytest.raises(PixelwiseError, match="unknown key"):
+        load_config(yaml_file)
+    with pytest.raises(PixelwiseError, match="exactly one"):
+        TrainConfig(epochs=None, budget_minutes=None)
+
+
+def test_lr_schedules():
+    assert lr_factor(0.0, schedule="poly") == 1.0
+    assert lr_factor(0.5, schedule="poly", power=1.0) == pytest.approx(0.5)
+    assert lr_factor(0.5, schedule="cosine") == pytest.approx(0.5)
+    assert lr_factor(1.0, schedule="cosine") == pytest.approx(0.0)
+    assert lr_factor(0.05, schedule="poly", warmup=0.1) == pytest.approx(0.5)
+    assert lr_factor(0.3, schedule="constant", warmup=0.1) == 1.0
