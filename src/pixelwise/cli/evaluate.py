@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--panels", type=int, default=6, metavar="N", help="sample panels to draw (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: %(default)s)")
+    parser.add_argument("--input-scale", type=float, default=None,
+                        help="run the model on images resized by this factor (default: the training scale)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
     parser.set_defaults(func=run)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     scores = evaluate(
         checkpoint=args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, out=args.out,
         dataset_options=parse_options(args.dataset_option), num_panels=args.panels, batch_size=args.batch_size,
-        workers=args.workers, device=args.device, precision=args.precision,
+        workers=args.workers, device=args.device, precision=args.precision, input_scale=args.input_scale,
     )
     print(format_table(scores))
     if args.out:

@@ -34,6 +34,7 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--label-smoothing", "label_smoothing", float, "cross-entropy label smoothing"),
     ("--aux-weight", "aux_weight", float, "weight of the auxiliary head's loss (models that have one)"),
     ("--crop-size", "crop_size", int, "side of the random training crop"),
+    ("--input-scale", "input_scale", float, "resolution the model works at relative to the images (e.g. 0.5)"),
     ("--color-jitter", "color_jitter", float, "strength of brightness/contrast/saturation jitter (0: off)"),
     ("--precision", "precision", str, "auto (bf16 where the hardware has it), bf16, fp16 or fp32"),
     ("--workers", "workers", int, "DataLoader worker processes"),

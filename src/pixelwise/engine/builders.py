@@ -23,7 +23,7 @@ def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, Segmentati
     # Set after opening, because the crop pads masks with the dataset's own ignore index.
     train_set.transform = train_transform(
         crop_size=config.crop_size,
-        scale_range=config.scale_range,
+        scale_range=(config.scale_range[0] * config.input_scale, config.scale_range[1] * config.input_scale),
         hflip=config.hflip,
         color_jitter=config.color_jitter,
         ignore_index=_ignore_or_default(train_set.ignore_index),

@@ -34,6 +34,7 @@ def evaluate(
     workers: int = 0,
     device: str = "auto",
     precision: str = "auto",
+    input_scale: float | None = None,
 ) -> SegmentationScores:
     """Score ``checkpoint`` on ``dataset``/``split``.
 
@@ -47,6 +48,8 @@ def evaluate(
         batch_size: Images per forward pass (1 works for datasets of mixed sizes).
         workers: DataLoader worker processes.
         device, precision: Where and how to run (see :class:`pixelwise.TrainConfig`).
+        input_scale: Run the model on images resized by this factor (logits are upsampled back);
+            ``None``: the scale the model was trained at.
 
     Returns:
         The dataset-level scores.
@@ -63,7 +66,8 @@ def evaluate(
     samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
     amp_dtype = autocast_dtype(run_device, precision)
-    for image, mask, logits in run_inference(trained.model, loader, device=run_device, amp_dtype=amp_dtype):
+    scale = trained.config.get("input_scale", 1.0) if input_scale is None else input_scale
+    for image, mask, logits in run_inference(trained.model, loader, device=run_device, amp_dtype=amp_dtype, scale=scale):
         prediction = logits.argmax(1)
         confusion.update(prediction, mask)
         for i in range(min(image.shape[0], num_panels - len(samples))):

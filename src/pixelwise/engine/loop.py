@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
@@ -120,6 +121,19 @@ def _optimizer_step(ctx: StepContext) -> None:
     ctx.optimizer.zero_grad(set_to_none=True)
 
 
+def forward_at_scale(model: nn.Module, image: Tensor, *, scale: float = 1.0) -> Tensor:
+    """Logits at the input's size for a model run on the image resized by ``scale``.
+
+    Shrinking the input (``scale < 1``) makes inference cheaper; the logits are upsampled
+    bilinearly back, so scores still count every original pixel.
+    """
+    if scale == 1.0:
+        return model(image)
+    small = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False, antialias=scale < 1)
+    logits = model(small)  # (N, K, sH, sW)
+    return F.interpolate(logits, size=image.shape[-2:], mode="bilinear", align_corners=False)  # (N, K, H, W)
+
+
 @torch.no_grad()
 def run_inference(
     model: nn.Module,
@@ -128,13 +142,14 @@ def run_inference(
     device: torch.device,
     amp_dtype: torch.dtype | None,
     channels_last: bool = False,
+    scale: float = 1.0,
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Yield ``(image, mask, logits float32)`` for every batch, the model in eval mode."""
+    """Yield ``(image, mask, logits float32)`` for every batch, the model in eval mode (see :func:`forward_at_scale`)."""
     model.eval()
     for image, mask in loader:
         image, mask = to_device(image, mask, device, channels_last)
         with autocast(device, amp_dtype):
-            logits = model(image)
+            logits = forward_at_scale(model, image, scale=scale)
         yield image, mask, logits.float()
 
 
@@ -148,11 +163,14 @@ def validate(
     amp_dtype: torch.dtype | None,
     criterion: nn.Module | None = None,
     channels_last: bool = False,
+    scale: float = 1.0,
 ) -> tuple[ConfusionMatrix, float]:
     """Confusion matrix (summed over all processes) and mean loss over ``loader``."""
     confusion = ConfusionMatrix(num_classes=num_classes, ignore_index=ignore_index, device=device)
     loss_sum = torch.zeros(2, device=device, dtype=torch.float64)  # (sum of batch losses, batches)
-    for _, mask, logits in run_inference(model, loader, device=device, amp_dtype=amp_dtype, channels_last=channels_last):
+    for _, mask, logits in run_inference(
+        model, loader, device=device, amp_dtype=amp_dtype, channels_last=channels_last, scale=scale
+    ):
         confusion.update(logits.argmax(1), mask)
         if criterion is not None:
             loss_sum += torch.stack([criterion(logits, mask).double(), torch.ones((), device=device, dtype=torch.float64)])

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from pixelwise.data.decode import IMAGE_SUFFIXES, read_image
 from pixelwise.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from pixelwise.engine.loop import autocast
+from pixelwise.engine.loop import autocast, forward_at_scale
 from pixelwise.engine.trained import load_trained
 from pixelwise.errors import PixelwiseError
 from pixelwise.utils.hardware import autocast_dtype, resolve_device
@@ -83,7 +83,8 @@ def predict(
         images = torch.stack([image for _, image in batch])  # (B, C, H, W) uint8
         x = ((images.float() / 255 - mean) / std).to(run_device)
         with torch.no_grad(), autocast(run_device, amp_dtype):
-            labels = trained.model(x).argmax(1).cpu()  # (B, H, W)
+            scale = float(trained.config.get("input_scale", 1.0))
+            labels = forward_at_scale(trained.model, x, scale=scale).argmax(1).cpu()  # (B, H, W)
         for (path, image), label in zip(batch, labels, strict=True):
             stem = out / path.stem
             report.written[path] = [

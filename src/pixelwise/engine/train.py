@@ -85,7 +85,8 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         checkpoint = load_checkpoint(out / "last.pt", map_location=device)
         unwrap_model(model).load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        scaler.load_state_dict(checkpoint["scaler"]) if checkpoint.get("scaler") else None
+        if checkpoint.get("scaler"):
+            scaler.load_state_dict(checkpoint["scaler"])
         state.update(checkpoint["extra"])
         restore_rng_states(checkpoint["rng"])
     wrapped = model
@@ -128,7 +129,8 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
     scores = None
     while True:
         epoch = state["epoch"] + 1
-        seed_everything(config.seed * 100_003 + epoch)  # augmentation and shuffling are a function of (seed, epoch)
+        # Augmentation and shuffling are a function of (seed, epoch, rank), so a resumed run repeats them.
+        seed_everything(config.seed * 100_003 + epoch + 7919 * group.rank)
         loader = build_loader(train_set, batch_size=config.batch_size, workers=config.workers, shuffle=True,
                               seed=config.seed * 100_003 + epoch, group=group, drop_last=True)
         if group.distributed:
@@ -153,7 +155,7 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
                 model, build_loader(val_set, batch_size=config.eval_batch_size, workers=config.workers, shuffle=False,
                                     seed=0, group=group),
                 num_classes=val_set.num_classes, ignore_index=val_set.ignore_index, device=device, amp_dtype=amp_dtype,
-                criterion=criterion, channels_last=config.channels_last,
+                criterion=criterion, channels_last=config.channels_last, scale=config.input_scale,
             )
             epoch_scores = confusion.compute(class_names=list(val_set.class_names))
             row.update(val_loss=val_loss, val_miou=epoch_scores.mean_iou, val_pixel_accuracy=epoch_scores.pixel_accuracy)
