@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 
-from pixelwise.cli.train import parse_options
+from pixelwise.cli.common import parse_options
 from pixelwise.data import list_datasets
 from pixelwise.data.download import SOURCES, default_cache_dir, download_dataset
 from pixelwise.data.registry import DATASETS
@@ -43,6 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="format option, YAML value (repeatable), e.g. num_classes=12 or mode=binary")
     verify.add_argument("--plot", default=None, metavar="PNG", help="also draw the class pixel shares as a bar chart")
     verify.add_argument("--json", default=None, metavar="OUT", help="also write the full report (every problem) as JSON")
+    verify.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
+                        help="processes that check files in parallel (default: up to 4; 0: this process)")
     verify.add_argument("--max-problems", type=int, default=50, metavar="N",
                         help="problems printed per severity (default 50; --json has all)")
     verify.set_defaults(func=run_verify)
@@ -74,7 +77,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    report = verify_dataset(dataset=args.dataset, root=args.root, split=args.split, **parse_options(args.dataset_option))
+    options = parse_options(args.dataset_option)
+    report = verify_dataset(dataset=args.dataset, root=args.root, split=args.split, workers=args.workers, **options)
     print(format_report(report, max_problems=args.max_problems))
     if args.json:
         atomic_write_json(args.json, report.to_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pixelwise.cli.train import parse_options
+from pixelwise.cli.common import parse_options
 from pixelwise.engine.evaluate import evaluate
 from pixelwise.metrics import format_table
 

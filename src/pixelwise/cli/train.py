@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import yaml
-
+from pixelwise.cli.common import parse_options
 from pixelwise.engine.config import TrainConfig, load_config
 from pixelwise.engine.train import train
-from pixelwise.errors import PixelwiseError
 
 # (flag, config field, type, help). Every flag defaults to None = "not given", so YAML values survive.
 _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
@@ -103,17 +101,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         overrides[key] = options
     base.update(overrides)
     return TrainConfig.from_dict(base, source="command line")
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as YAML)."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise PixelwiseError(f"option {pair!r} is not KEY=VALUE; write e.g. base_channels=32")
-        options[key.strip()] = yaml.safe_load(value)
-    return options
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,15 +1,36 @@
-"""Datasets. Importing this package registers every dataset format."""
+"""Datasets. Importing this package registers every dataset format.
 
-from pixelwise.data import shapes  # noqa: F401  (registers)
+Every format gives ``(image uint8 (C, H, W), mask int64 (H, W))`` pairs through one interface,
+:func:`create_dataset` (``--dataset NAME --root PATH --split S`` on the command line).
+"""
+
+from pixelwise.data import ade20k, camvid, cityscapes, folder, isbi, pets, shapes, voc  # noqa: F401  (registers)
 from pixelwise.data.base import IGNORE_INDEX, DatasetInfo, SegmentationDataset
-from pixelwise.data.registry import DATASETS, create_dataset, list_datasets, register_dataset
+from pixelwise.data.files import FileDataset, Sample
+from pixelwise.data.registry import (
+    DATASETS,
+    create_dataset,
+    list_datasets,
+    list_splits,
+    register_dataset,
+    register_splits,
+)
+from pixelwise.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
 
 __all__ = [
     "DATASETS",
     "IGNORE_INDEX",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "DatasetInfo",
+    "FileDataset",
+    "Sample",
     "SegmentationDataset",
     "create_dataset",
+    "eval_transform",
     "list_datasets",
+    "list_splits",
     "register_dataset",
+    "register_splits",
+    "train_transform",
 ]

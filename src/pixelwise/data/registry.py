@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pixelwise.data.base import PairTransform, SegmentationDataset
 from pixelwise.registry import Registry
 
 DatasetBuilder = Callable[..., SegmentationDataset]
+SplitFinder = Callable[..., list[str]]
 
 DATASETS: Registry[DatasetBuilder] = Registry("dataset")
+SPLITS: Registry[SplitFinder] = Registry("dataset split finder")
 
 
 def register_dataset(name: str) -> Callable[[DatasetBuilder], DatasetBuilder]:
     """Register ``fn(*, root, split, transform=None, ...) -> SegmentationDataset`` under ``name``."""
     return DATASETS.register(name)
+
+
+def register_splits(name: str) -> Callable[[SplitFinder], SplitFinder]:
+    """Register ``fn(*, root: Path) -> list[str]``: the splits of dataset ``name`` found under ``root``."""
+    return SPLITS.register(name)
+
+
+def list_splits(name: str, *, root: str | os.PathLike[str] | None, **options: Any) -> list[str]:
+    """The splits of a dataset that exist on disk (what ``pixelwise data verify`` checks by default).
+
+    Pools with a carved hold-out are listed once under the pool's name (e.g. Pet's
+    ``"trainval"``), so no file is counted twice.
+
+    Args:
+        name: A dataset format name.
+        root: The dataset folder.
+        **options: The format's options; those its split finder declares (e.g. ``image_dir``
+            for ``folder``) are passed on, the rest are not needed to find splits.
+    """
+    import pixelwise.data  # noqa: F401  (registers every format)
+
+    DATASETS.get(name)  # an unknown name lists the valid ones
+    if name not in SPLITS:
+        return ["train"]
+    finder = SPLITS.get(name)
+    wanted = {key: value for key, value in options.items() if key in inspect.signature(finder).parameters}
+    return finder(root=None if root is None else Path(root), **wanted)
 
 
 def list_datasets() -> list[str]:

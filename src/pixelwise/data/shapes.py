@@ -8,6 +8,7 @@ pure function of ``(seed, split, i)``.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from pixelwise.data.base import DatasetInfo, PairTransform, SegmentationDataset
 from pixelwise.data.registry import register_dataset
+from pixelwise.errors import PixelwiseError
 
 SHAPES_INFO = DatasetInfo(
     class_names=("background", "circle", "square", "triangle"),
@@ -35,6 +37,7 @@ class ShapesDataset(SegmentationDataset):
         max_objects: Up to this many shapes per image (at least one).
         seed: Base seed; the same seed gives the same images on every machine.
         transform: Paired transform applied to ``(image, mask)``.
+        cache: Keep rendered pairs in memory (see :class:`SegmentationDataset`).
     """
 
     info = SHAPES_INFO
@@ -48,16 +51,18 @@ class ShapesDataset(SegmentationDataset):
         max_objects: int = 4,
         seed: int = 0,
         transform: PairTransform | None = None,
+        cache: bool = False,
     ) -> None:
-        super().__init__(transform=transform)
+        super().__init__(transform=transform, cache=cache)
         if split not in _SPLIT_LENGTHS:
-            raise ValueError(f"shapes has no split {split!r}; choose one of {', '.join(_SPLIT_LENGTHS)}")
+            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(_SPLIT_LENGTHS)}")
         self.split = split
         self.length = _SPLIT_LENGTHS[split] if length is None else length
         self.size = size
         self.max_objects = max_objects
         self.seed = seed
         self._split_key = zlib.crc32(split.encode())
+        self._rendered: dict[int, tuple[Tensor, Tensor]] = {}  # a few KB per image; drawing is the slow part
 
     def __len__(self) -> int:
         return self.length
@@ -65,8 +70,11 @@ class ShapesDataset(SegmentationDataset):
     def load(self, index: int) -> tuple[Tensor, Tensor]:
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} images")
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self._split_key) * 1_000_003 + index)
-        return render_shapes(size=self.size, max_objects=self.max_objects, generator=generator)
+        if index not in self._rendered:
+            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self._split_key) * 1_000_003 + index)
+            self._rendered[index] = render_shapes(size=self.size, max_objects=self.max_objects, generator=generator)
+        image, mask = self._rendered[index]
+        return image.clone(), mask.clone()
 
 
 def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -78,7 +86,7 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
     def uniform(low: float, high: float) -> float:
         return low + (high - low) * float(torch.rand((), generator=generator))
 
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    ys, xs = _grid(size)
     image = _texture(size, generator)  # (3, S, S) float in [0, 1]
     mask = torch.zeros(size, size, dtype=torch.int64)
     count = int(torch.randint(1, max_objects + 1, (), generator=generator))
@@ -108,6 +116,12 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
     return (image * 255).round().to(torch.uint8), mask
 
 
+@functools.cache
+def _grid(size: int) -> tuple[Tensor, Tensor]:
+    """Pixel row and column coordinates, (S, S) each."""
+    return torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+
+
 def _texture(size: int, generator: torch.Generator) -> Tensor:
     """A random colour with a low-frequency blotch pattern and random stripes, (3, S, S) in [0, 1]."""
     colour = torch.rand(3, 1, 1, generator=generator)
@@ -115,7 +129,7 @@ def _texture(size: int, generator: torch.Generator) -> Tensor:
     blotches = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)[0]
     period = 4 + 8 * float(torch.rand((), generator=generator))
     direction = float(torch.rand((), generator=generator)) * math.pi
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    ys, xs = _grid(size)
     stripes = torch.sin((xs * math.cos(direction) + ys * math.sin(direction)) * 2 * math.pi / period)
     strength = 0.25 * float(torch.rand((), generator=generator))
     return (colour + 0.3 * (blotches - 0.5) + strength * stripes).clamp(0, 1)
@@ -130,6 +144,7 @@ def shapes(
     length: int | None = None,
     size: int = 64,
     seed: int = 0,
+    cache: bool = False,
 ) -> ShapesDataset:
     """The synthetic ``shapes`` dataset (``root`` is not used)."""
-    return ShapesDataset(split=split, length=length, size=size, seed=seed, transform=transform)
+    return ShapesDataset(split=split, length=length, size=size, seed=seed, transform=transform, cache=cache)

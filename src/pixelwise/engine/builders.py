@@ -18,7 +18,7 @@ from pixelwise.models import create_model
 
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
     """Training set (augmented) and validation set (deterministic), as the config names them."""
-    options = dict(config.dataset_options)
+    options = {"cache": config.cache, **config.dataset_options}
     train_set = create_dataset(config.dataset, root=config.root, split=config.train_split, **options)
     # Set after opening, because the crop pads masks with the dataset's own ignore index.
     train_set.transform = train_transform(

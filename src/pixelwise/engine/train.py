@@ -20,7 +20,13 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from pixelwise.engine.builders import build_criterion, build_datasets, build_loader, build_model, build_optimizer
+from pixelwise.engine.builders import (
+    build_criterion,
+    build_datasets,
+    build_loader,
+    build_model,
+    build_optimizer,
+)
 from pixelwise.engine.checkpoint import load_checkpoint, restore_rng_states, save_checkpoint, unwrap_model
 from pixelwise.engine.config import TrainConfig
 from pixelwise.engine.distributed import broadcast_flag, cleanup_distributed, init_distributed
@@ -66,8 +72,7 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
     out = Path(config.out)
     seed_everything(config.seed)
     train_set, val_set = build_datasets(config)
-    in_channels = int(train_set.load(0)[0].shape[0])
-    model = build_model(config, num_classes=train_set.num_classes, in_channels=in_channels).to(device)
+    model = build_model(config, num_classes=train_set.num_classes, in_channels=train_set.info.image_channels).to(device)
     if config.sync_batchnorm and group.distributed:
         if device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
