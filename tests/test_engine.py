@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 
 from pixelwise.cli.main import main
+from pixelwise.engine import train as train_module
 from pixelwise.engine.checkpoint import load_checkpoint
 from pixelwise.engine.config import TrainConfig, load_config
 from pixelwise.engine.schedule import lr_factor
-from pixelwise.engine import train as train_module
 from pixelwise.engine.train import train
 from pixelwise.errors import PixelwiseError
 

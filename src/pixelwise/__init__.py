@@ -15,10 +15,18 @@ from pixelwise.engine.evaluate import evaluate
 from pixelwise.engine.predict import predict
 from pixelwise.engine.train import train
 from pixelwise.errors import PixelwiseError
+from pixelwise.export.onnx import export_onnx
 from pixelwise.losses import create_loss, list_losses
-from pixelwise.metrics import ConfusionMatrix, SegmentationScores, confusion_matrix, format_table, scores_from_confusion
+from pixelwise.metrics import (
+    ConfusionMatrix,
+    SegmentationScores,
+    confusion_matrix,
+    format_table,
+    scores_from_confusion,
+)
 from pixelwise.metrics.folders import score_folders
 from pixelwise.models import create_model, list_models
+from pixelwise.models.encoders import list_encoders
 from pixelwise.models.io import load_model, save_model
 
 __all__ = [
@@ -31,8 +39,10 @@ __all__ = [
     "create_loss",
     "create_model",
     "evaluate",
+    "export_onnx",
     "format_table",
     "list_datasets",
+    "list_encoders",
     "list_losses",
     "list_models",
     "load_config",

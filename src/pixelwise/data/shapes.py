@@ -48,7 +48,7 @@ class ShapesDataset(SegmentationDataset):
         split: str = "train",
         length: int | None = None,
         size: int = 64,
-        max_objects: int = 4,
+        max_objects: int = 3,
         seed: int = 0,
         transform: PairTransform | None = None,
         cache: bool = False,
@@ -87,12 +87,13 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
         return low + (high - low) * float(torch.rand((), generator=generator))
 
     ys, xs = _grid(size)
-    image = _texture(size, generator)  # (3, S, S) float in [0, 1]
+    background = torch.rand(3, generator=generator)
+    image = _texture(size, background, generator)  # (3, S, S) float in [0, 1]
     mask = torch.zeros(size, size, dtype=torch.int64)
     count = int(torch.randint(1, max_objects + 1, (), generator=generator))
     for _ in range(count):
         label = int(torch.randint(1, 4, (), generator=generator))
-        radius = uniform(0.10, 0.22) * size
+        radius = uniform(0.14, 0.26) * size
         cx, cy = uniform(radius * 0.5, size - radius * 0.5), uniform(radius * 0.5, size - radius * 0.5)
         angle = uniform(0, 2 * math.pi)
         # Coordinates in the shape's own rotated frame.
@@ -106,9 +107,13 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
         else:  # equilateral triangle with circumradius ``radius``
             inside = torch.ones_like(u, dtype=torch.bool)
             for k in range(3):
-                theta = angle * 0 + 2 * math.pi * k / 3 + math.pi / 2
+                theta = 2 * math.pi * k / 3 + math.pi / 2
                 inside &= u * math.cos(theta) + v * math.sin(theta) <= radius / 2
-        fill = _texture(size, generator)
+        # Any colour, but one that stands out from the background: the class is in the shape only.
+        colour = torch.rand(3, generator=generator)
+        while float((colour - background).norm()) < 0.35:
+            colour = torch.rand(3, generator=generator)
+        fill = _texture(size, colour, generator)
         image = torch.where(inside, fill, image)
         mask[inside] = label
     noise = torch.randn(3, size, size, generator=generator) * uniform(0.02, 0.08)
@@ -122,17 +127,17 @@ def _grid(size: int) -> tuple[Tensor, Tensor]:
     return torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
 
 
-def _texture(size: int, generator: torch.Generator) -> Tensor:
-    """A random colour with a low-frequency blotch pattern and random stripes, (3, S, S) in [0, 1]."""
-    colour = torch.rand(3, 1, 1, generator=generator)
+def _texture(size: int, colour: Tensor, generator: torch.Generator) -> Tensor:
+    """``colour`` (3,) with a low-frequency blotch pattern and random stripes, (3, S, S) in [0, 1]."""
+    colour = colour.view(3, 1, 1)
     coarse = torch.rand(1, 1, 4, 4, generator=generator)
     blotches = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)[0]
     period = 4 + 8 * float(torch.rand((), generator=generator))
     direction = float(torch.rand((), generator=generator)) * math.pi
     ys, xs = _grid(size)
     stripes = torch.sin((xs * math.cos(direction) + ys * math.sin(direction)) * 2 * math.pi / period)
-    strength = 0.25 * float(torch.rand((), generator=generator))
-    return (colour + 0.3 * (blotches - 0.5) + strength * stripes).clamp(0, 1)
+    strength = 0.2 * float(torch.rand((), generator=generator))
+    return (colour + 0.25 * (blotches - 0.5) + strength * stripes).clamp(0, 1)
 
 
 @register_dataset("shapes")

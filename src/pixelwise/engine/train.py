@@ -96,7 +96,11 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         restore_rng_states(checkpoint["rng"])
     wrapped = model
     if group.distributed:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # An auxiliary head that no loss reads (aux_weight 0) gets no gradient; DDP must be told.
+        unused = getattr(model, "aux_head", None) is not None and config.aux_weight == 0
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
+        )
     if config.compile:
         wrapped = torch.compile(wrapped)
 

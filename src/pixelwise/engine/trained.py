@@ -11,7 +11,7 @@ from torch import nn
 
 from pixelwise.engine.checkpoint import load_checkpoint
 from pixelwise.errors import PixelwiseError
-from pixelwise.models import create_model
+from pixelwise.models.io import rebuild_model
 
 
 @dataclass
@@ -35,8 +35,7 @@ def load_trained(path: str | Path, *, device: torch.device) -> TrainedModel:
     model_config = dict(checkpoint.get("model_config") or {})
     if "name" not in model_config:
         raise PixelwiseError(f"{path}: checkpoint does not say which model it holds; was it written by pixelwise train?")
-    name = model_config.pop("name")
-    model = create_model(name, **model_config)
+    model = rebuild_model(model_config)  # never re-downloads pretrained weights
     model.load_state_dict(checkpoint["model"])
     model.to(device).eval()
     palette = [tuple(int(v) for v in colour) for colour in checkpoint.get("palette") or []]

@@ -7,29 +7,65 @@ decoder that consumes that list of features, and a head that produces class scor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixelwise.errors import PixelwiseError
+
 
 class Encoder(nn.Module):
-    """Contract for encoders: ``forward(x)`` returns a list of feature maps.
+    """Contract for encoders: ``forward(x)`` returns a list of feature maps, shallow to deep.
+
+    Decoders read only these attributes, never the encoder's name or class.
 
     Attributes:
         out_channels: Channels of each returned feature map.
         reductions: Stride of each feature map relative to the input (1, 2, 4, ...).
+        frozen: Set by :meth:`freeze`; a frozen encoder stays in eval mode (BatchNorm keeps its
+            statistics) and its parameters get no gradient.
     """
 
     out_channels: list[int]
     reductions: list[int]
+    frozen: bool = False
+
+    def freeze(self) -> None:
+        """Stop training the encoder: no gradients, BatchNorm statistics fixed (like Keras ``trainable=False``)."""
+        self.frozen = True
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> Encoder:
+        # A frozen encoder ignores model.train(): updating BatchNorm statistics would change it.
+        return super().train(mode and not self.frozen)
+
+
+def feature_index(reductions: Sequence[int], stride: int) -> int:
+    """Index of the deepest encoder feature at ``stride``; a one-line error when there is none.
+
+    Decoders pick their inputs this way (FCN: strides 8, 16, 32; DeepLabv3+: 4), so any encoder
+    that has features at those strides fits.
+    """
+    for index in reversed(range(len(reductions))):
+        if reductions[index] == stride:
+            return index
+    raise PixelwiseError(
+        f"this architecture needs an encoder feature at stride {stride}, but the encoder gives strides "
+        f"{list(reductions)}; choose another encoder"
+    )
 
 
 def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     """Zero-pad ``x`` at the bottom and right so that H and W are multiples of ``multiple``."""
     height, width = x.shape[-2:]
-    pad_h = (multiple - height % multiple) % multiple
-    pad_w = (multiple - width % multiple) % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x
+    # Written as ceil(H / m) * m - H: an exporter tracing symbolic sizes then sees every deeper
+    # size as a plain multiple of ceil(H / m), which keeps its shape reasoning simple and fast.
+    # No early return for pad 0: a branch on the size would be frozen into an exported graph.
+    pad_h = (height + multiple - 1) // multiple * multiple - height
+    pad_w = (width + multiple - 1) // multiple * multiple - width
     return F.pad(x, (0, pad_w, 0, pad_h))
 
 
@@ -75,7 +111,7 @@ class SegmentationModel(nn.Module):
         if not return_aux:
             return logits
         if self.aux_head is None:
-            raise ValueError(f"{type(self).__name__} has no auxiliary head; build it with aux=True")
+            raise PixelwiseError("this model has no auxiliary head; build it with aux=True (PSPNet, DeepLabv3)")
         aux = _to_input_size(self.aux_head(features[self.aux_index]), x.shape[-2:], height, width)
         return logits, aux
 

@@ -7,11 +7,13 @@ recipe with the weights and :func:`pixelwise.models.io.load_model` rebuild it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
+from pixelwise.errors import PixelwiseError
 from pixelwise.registry import Registry
 
 ModelBuilder = Callable[..., nn.Module]
@@ -34,23 +36,34 @@ def create_model(name: str, *, num_classes: int, in_channels: int = 3, **options
     """Build a registered segmentation model.
 
     Args:
-        name: A name from :func:`list_models` (e.g. ``"unet"``).
+        name: A name from :func:`list_models` (e.g. ``"unet"``, ``"deeplabv3plus"``).
         num_classes: Output channels of the logits.
         in_channels: Channels of the input images.
-        **options: The builder's own keyword options (encoder, width, upsampling, ...);
-            see each model's docstring.
+        **options: The builder's own keyword options (``encoder``, ``pretrained``,
+            ``freeze_encoder``, ``upsampling``, widths, ...); see each model's docstring.
 
     Returns:
         An ``nn.Module`` mapping ``(N, in_channels, H, W)`` to logits ``(N, num_classes, H, W)``
-        for any ``H, W``.
+        for any ``H, W``. Its ``pixelwise_config`` holds every builder argument (defaults
+        included), so :func:`pixelwise.models.io.load_model` rebuilds the same network.
 
     Raises:
         UnknownNameError: ``name`` is not registered; the message lists the valid names.
+        PixelwiseError: An option the model does not take, or a bad value.
     """
     _import_zoo()
     builder = MODELS.get(name)
-    model = builder(num_classes=num_classes, in_channels=in_channels, **options)
-    model.pixelwise_config = {"name": name, "num_classes": num_classes, "in_channels": in_channels, **options}
+    if num_classes < 1 or in_channels < 1:
+        raise PixelwiseError(f"num_classes and in_channels must be >= 1, got {num_classes} and {in_channels}")
+    signature = inspect.signature(builder)
+    unknown = sorted(set(options) - set(signature.parameters))
+    if unknown:
+        valid = ", ".join(p for p in signature.parameters if p not in ("num_classes", "in_channels"))
+        raise PixelwiseError(f"model {name!r} has no option {', '.join(unknown)}; its options are: {valid}")
+    arguments = signature.bind(num_classes=num_classes, in_channels=in_channels, **options)
+    arguments.apply_defaults()
+    model = builder(**arguments.arguments)
+    model.pixelwise_config = {"name": name, **arguments.arguments}
     return model
 
 

@@ -7,16 +7,29 @@ a 1024-channel bottleneck, and a decoder of 2x2 transposed convolutions whose ou
 concatenated with the matching encoder feature before another double-conv. Unlike the paper
 the convolutions are padded (output size = input size) and use BatchNorm. With 3 input
 channels and 1 class it has 31,043,521 parameters, as in the course's layer summary.
+
+With ``encoder=NAME`` the same decoder runs on any encoder (ResNet, MobileNet, any timm model):
+one up-block per skip connection, then up-blocks without a skip until stride 1.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
+from pixelwise.errors import PixelwiseError
 from pixelwise.models.base import Encoder, SegmentationModel
 from pixelwise.models.blocks import DoubleConv
+from pixelwise.models.encoders import create_encoder
 from pixelwise.models.registry import register_model
+from pixelwise.models.upsample import Upsample, check_upsampling
+
+ENCODER_DECODER_CHANNELS = (256, 128, 64, 32, 16)
+"""Decoder widths on a named encoder, deepest first (cut or extended to the number of blocks)."""
 
 
 class UNetEncoder(Encoder):
@@ -49,42 +62,69 @@ class UNetEncoder(Encoder):
 
 
 class UpBlock(nn.Module):
-    """Upsample 2x (transposed conv, or nearest/bilinear + 1x1 conv), concatenate the skip, double-conv."""
+    """Upsample (transposed conv, or nearest/bilinear + 1x1 conv), concatenate the skip if any, double-conv."""
 
-    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, *, upsampling: str):
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, *, upsampling: str, scale: int = 2):
         super().__init__()
-        if upsampling == "transpose":
-            self.up: nn.Module = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2)
-        elif upsampling in ("nearest", "bilinear"):
-            self.up = nn.Sequential(
-                nn.Upsample(scale_factor=2, mode=upsampling, **({"align_corners": False} if upsampling == "bilinear" else {})),
-                nn.Conv2d(in_channels, out_channels, kernel_size=1),
-            )
-        else:
-            raise ValueError(f"unknown upsampling {upsampling!r}; choose 'transpose', 'nearest' or 'bilinear'")
+        self.up = Upsample(in_channels, out_channels, scale=scale, mode=upsampling)
         self.conv = DoubleConv(out_channels + skip_channels, out_channels)
 
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        x = self.up(x)  # (N, C_out, 2H, 2W)
-        return self.conv(torch.cat([skip, x], dim=1))  # (N, C_out, 2H, 2W)
+    def forward(self, x: Tensor, skip: Tensor | None = None) -> Tensor:
+        x = self.up(x)  # (N, C_out, s*H, s*W)
+        if skip is not None:
+            x = torch.cat([skip, x], dim=1)  # (N, C_skip + C_out, s*H, s*W)
+        return self.conv(x)  # (N, C_out, s*H, s*W)
+
+
+def decoder_depth(reductions: Sequence[int]) -> int:
+    """Up-blocks needed: one per skip, then one per factor 2 left from the shallowest feature to stride 1."""
+    return len(reductions) - 1 + int(math.log2(reductions[0]))
 
 
 class UNetDecoder(nn.Module):
-    """Walks the encoder features from deepest to shallowest, one :class:`UpBlock` per skip."""
+    """Walks the encoder features from deepest to shallowest, one :class:`UpBlock` per skip.
 
-    def __init__(self, *, encoder_channels: list[int], decoder_channels: list[int], upsampling: str):
+    Args:
+        encoder_channels: Channels of each encoder feature, shallow to deep.
+        reductions: Stride of each encoder feature (each a power of 2, strictly increasing).
+        decoder_channels: Output channels of each up-block, deepest first;
+            ``decoder_depth(reductions)`` entries.
+        upsampling: ``"transpose"``, ``"nearest"`` or ``"bilinear"``.
+
+    Shape:
+        list of encoder features -> ``(N, decoder_channels[-1], H, W)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder_channels: Sequence[int],
+        reductions: Sequence[int],
+        decoder_channels: Sequence[int],
+        upsampling: str,
+    ):
         super().__init__()
-        skips = encoder_channels[:-1][::-1]
+        if any(b <= a or b % a for a, b in zip(reductions, reductions[1:], strict=False)) or reductions[0] & (reductions[0] - 1):
+            raise PixelwiseError(f"U-Net needs encoder strides that grow by powers of 2, got {list(reductions)}")
+        if len(decoder_channels) != decoder_depth(reductions):
+            raise PixelwiseError(
+                f"decoder_channels needs {decoder_depth(reductions)} widths for encoder strides {list(reductions)}, "
+                f"got {list(decoder_channels)}"
+            )
+        skips = list(encoder_channels[:-1][::-1]) + [0] * (len(decoder_channels) - len(encoder_channels) + 1)
+        scales = [b // a for a, b in zip(reductions, reductions[1:], strict=False)][::-1]
+        scales += [2] * (len(decoder_channels) - len(scales))
         inputs = [encoder_channels[-1], *decoder_channels[:-1]]
         self.blocks = nn.ModuleList(
-            UpBlock(i, s, o, upsampling=upsampling) for i, s, o in zip(inputs, skips, decoder_channels, strict=True)
+            UpBlock(i, s, o, upsampling=upsampling, scale=k)
+            for i, s, o, k in zip(inputs, skips, decoder_channels, scales, strict=True)
         )
         self.out_channels = decoder_channels[-1]
 
     def forward(self, features: list[Tensor]) -> Tensor:
         x, skips = features[-1], features[:-1][::-1]
-        for block, skip in zip(self.blocks, skips, strict=True):
-            x = block(x, skip)
+        for index, block in enumerate(self.blocks):
+            x = block(x, skips[index] if index < len(skips) else None)
         return x
 
 
@@ -93,22 +133,52 @@ def unet(
     *,
     num_classes: int,
     in_channels: int = 3,
+    encoder: str | None = None,
+    pretrained: str | None = None,
+    freeze_encoder: bool = False,
+    encoder_options: dict[str, Any] | None = None,
     base_channels: int = 64,
     depth: int = 4,
+    decoder_channels: Sequence[int] | None = None,
     upsampling: str = "transpose",
 ) -> SegmentationModel:
-    """The classic U-Net of the course material.
+    """The classic U-Net of the course material, or the U-Net decoder on a named encoder.
 
     Args:
         num_classes: Output classes.
         in_channels: Input channels (3 for RGB, 1 for EM slices).
-        base_channels: Width of the first block; each of the ``depth`` poolings doubles it
-            (64 -> 1024 in the paper; 16 or 32 give small CPU models).
-        depth: Number of 2x2 poolings (4 in the paper).
+        encoder: ``None`` for the paper's encoder; otherwise any encoder name (``"resnet34"``,
+            ``"mobilenetv2_100"``, ``"vgg16_bn"``, timm names).
+        pretrained: ``None``, ``"imagenet"`` or a weights file (named encoders only).
+        freeze_encoder: Train only the decoder.
+        encoder_options: Extra options for a named encoder.
+        base_channels: Width of the paper encoder's first block; each of the ``depth`` poolings
+            doubles it (64 -> 1024 in the paper; 16 or 32 give small CPU models).
+        depth: Number of 2x2 poolings of the paper encoder (4 in the paper).
+        decoder_channels: Up-block widths, deepest first. Default: the paper encoder's widths
+            mirrored, or 256, 128, 64, 32, 16 on a named encoder.
         upsampling: ``"transpose"`` (paper: 2x2 transposed conv), ``"nearest"`` or ``"bilinear"``.
     """
-    widths = [base_channels * 2**i for i in range(depth + 1)]
-    encoder = UNetEncoder(in_channels=in_channels, widths=widths)
-    decoder = UNetDecoder(encoder_channels=widths, decoder_channels=widths[:-1][::-1], upsampling=upsampling)
+    check_upsampling(upsampling)
+    if encoder is None:
+        if pretrained is not None:
+            raise PixelwiseError("the paper's U-Net encoder has no pretrained weights; pass encoder='resnet34' (say)")
+        widths = [base_channels * 2**i for i in range(depth + 1)]
+        encoder_module: Encoder = UNetEncoder(in_channels=in_channels, widths=widths)
+        if freeze_encoder:
+            encoder_module.freeze()
+        default_widths: Sequence[int] = widths[:-1][::-1]
+    else:
+        encoder_module = create_encoder(
+            encoder, in_channels=in_channels, pretrained=pretrained, freeze=freeze_encoder, options=encoder_options
+        )
+        blocks = decoder_depth(encoder_module.reductions)
+        default_widths = [*ENCODER_DECODER_CHANNELS, *[16] * blocks][:blocks]
+    decoder = UNetDecoder(
+        encoder_channels=encoder_module.out_channels,
+        reductions=encoder_module.reductions,
+        decoder_channels=default_widths if decoder_channels is None else decoder_channels,
+        upsampling=upsampling,
+    )
     head = nn.Conv2d(decoder.out_channels, num_classes, kernel_size=1)
-    return SegmentationModel(encoder=encoder, decoder=decoder, head=head, size_divisor=2**depth)
+    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head, size_divisor=max(encoder_module.reductions))
