@@ -179,3 +179,32 @@ def test_lr_schedules():
     assert lr_factor(1.0, schedule="cosine") == pytest.approx(0.0)
     assert lr_factor(0.05, schedule="poly", warmup=0.1) == pytest.approx(0.5)
     assert lr_factor(0.3, schedule="constant", warmup=0.1) == 1.0
+
+
+def test_forward_at_scale_runs_small_and_returns_full_size_logits():
+    from pixelwise.engine.loop import forward_at_scale
+
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape[-2:]))
+            return x[:, :2]  # two "classes"
+
+    image = torch.rand(1, 3, 60, 90)
+    assert forward_at_scale(Probe(), image, scale=0.5).shape == (1, 2, 60, 90)
+    assert forward_at_scale(Probe(), image, short_side=30).shape == (1, 2, 60, 90)
+    assert seen == [(30, 45), (30, 45)]
+
+
+def test_train_crop_scales_relative_to_the_short_side():
+    from pixelwise.data.transforms import RandomScaleCrop
+    from torchvision import tv_tensors
+
+    crop = RandomScaleCrop(size=(40, 40), scale_range=(1.0, 1.0), short_side=20)
+    image = tv_tensors.Image(torch.zeros(3, 200, 300, dtype=torch.uint8))
+    mask = tv_tensors.Mask(torch.zeros(200, 300, dtype=torch.int64))
+    _, out_mask = crop(image, mask)
+    # 200x300 brought to a 20 px short side is 20x30: the 40x40 crop is padded with the ignore index.
+    assert out_mask.shape == (40, 40)
+    assert int((out_mask != 255).sum()) == 20 * 30

@@ -56,9 +56,18 @@ class RandomScaleCrop(v2.Transform):
         size: Output ``(height, width)``.
         scale_range: Factors drawn uniformly from ``[low, high]``.
         ignore_index: Fill value of padded mask pixels.
+        short_side: If given, factors are relative to the image resized so that its shorter side is
+            this many pixels (for datasets whose images vary in size, such as Oxford-IIIT Pet).
     """
 
-    def __init__(self, *, size: tuple[int, int], scale_range: tuple[float, float], ignore_index: int = IGNORE_INDEX) -> None:
+    def __init__(
+        self,
+        *,
+        size: tuple[int, int],
+        scale_range: tuple[float, float],
+        ignore_index: int = IGNORE_INDEX,
+        short_side: int | None = None,
+    ) -> None:
         super().__init__()
         low, high = scale_range
         if not 0 < low <= high:
@@ -66,11 +75,14 @@ class RandomScaleCrop(v2.Transform):
         self.size = size
         self.scale_range = (float(low), float(high))
         self.ignore_index = ignore_index
+        self.short_side = short_side
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         height, width = next(x for x in flat_inputs if isinstance(x, tv_tensors.Image | tv_tensors.Mask)).shape[-2:]
         low, high = self.scale_range
         scale = low + (high - low) * float(torch.rand(()))  # torch's RNG, like every v2 transform
+        if self.short_side is not None:
+            scale *= self.short_side / min(height, width)
         crop_h, crop_w = self.size
         # Output pixels that come from the image; the rest of the crop is padding.
         out_h, out_w = min(crop_h, round(height * scale)), min(crop_w, round(width * scale))
@@ -127,6 +139,7 @@ def train_transform(
     ignore_index: int = IGNORE_INDEX,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    short_side: int | None = None,
 ) -> PairedTransform:
     """The training augmentation: random scale + crop, horizontal flip, colour jitter, normalisation.
 
@@ -138,6 +151,8 @@ def train_transform(
         color_jitter: Strength of random brightness, contrast and saturation changes (0: off).
         ignore_index: Mask value of padded pixels.
         mean, std: Per-channel normalisation of the ``[0, 1]`` image.
+        short_side: Scale factors are relative to the image resized to this shorter side (``None``:
+            relative to the image as stored).
 
     Returns:
         ``(image uint8 (C, H, W), mask int64 (H, W)) -> (image float32 (C, h, w), mask int64 (h, w))``.
@@ -145,7 +160,7 @@ def train_transform(
     steps: list[v2.Transform] = []
     if crop_size is not None:
         size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
-        steps.append(RandomScaleCrop(size=size, scale_range=scale_range, ignore_index=ignore_index))
+        steps.append(RandomScaleCrop(size=size, scale_range=scale_range, ignore_index=ignore_index, short_side=short_side))
     if hflip:
         steps.append(v2.RandomHorizontalFlip(p=0.5))
     if color_jitter > 0:

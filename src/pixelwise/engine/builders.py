@@ -27,6 +27,7 @@ def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, Segmentati
         hflip=config.hflip,
         color_jitter=config.color_jitter,
         ignore_index=_ignore_or_default(train_set.ignore_index),
+        short_side=config.input_size,
     )
     val_set = None
     if config.val_split is not None:

@@ -67,7 +67,10 @@ def evaluate(
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
     amp_dtype = autocast_dtype(run_device, precision)
     scale = trained.config.get("input_scale", 1.0) if input_scale is None else input_scale
-    for image, mask, logits in run_inference(trained.model, loader, device=run_device, amp_dtype=amp_dtype, scale=scale):
+    short_side = trained.config.get("input_size") if input_scale is None else None
+    for image, mask, logits in run_inference(
+        trained.model, loader, device=run_device, amp_dtype=amp_dtype, scale=scale, short_side=short_side
+    ):
         prediction = logits.argmax(1)
         confusion.update(prediction, mask)
         for i in range(min(image.shape[0], num_panels - len(samples))):

@@ -121,12 +121,15 @@ def _optimizer_step(ctx: StepContext) -> None:
     ctx.optimizer.zero_grad(set_to_none=True)
 
 
-def forward_at_scale(model: nn.Module, image: Tensor, *, scale: float = 1.0) -> Tensor:
-    """Logits at the input's size for a model run on the image resized by ``scale``.
+def forward_at_scale(model: nn.Module, image: Tensor, *, scale: float = 1.0, short_side: int | None = None) -> Tensor:
+    """Logits at the input's size for a model run on the image resized by ``scale``
+    (or resized so that its shorter side is ``short_side``).
 
     Shrinking the input (``scale < 1``) makes inference cheaper; the logits are upsampled
     bilinearly back, so scores still count every original pixel.
     """
+    if short_side is not None:
+        scale = short_side / min(image.shape[-2:])
     if scale == 1.0:
         return model(image)
     small = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False, antialias=scale < 1)
@@ -143,13 +146,14 @@ def run_inference(
     amp_dtype: torch.dtype | None,
     channels_last: bool = False,
     scale: float = 1.0,
+    short_side: int | None = None,
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """Yield ``(image, mask, logits float32)`` for every batch, the model in eval mode (see :func:`forward_at_scale`)."""
     model.eval()
     for image, mask in loader:
         image, mask = to_device(image, mask, device, channels_last)
         with autocast(device, amp_dtype):
-            logits = forward_at_scale(model, image, scale=scale)
+            logits = forward_at_scale(model, image, scale=scale, short_side=short_side)
         yield image, mask, logits.float()
 
 
@@ -164,12 +168,13 @@ def validate(
     criterion: nn.Module | None = None,
     channels_last: bool = False,
     scale: float = 1.0,
+    short_side: int | None = None,
 ) -> tuple[ConfusionMatrix, float]:
     """Confusion matrix (summed over all processes) and mean loss over ``loader``."""
     confusion = ConfusionMatrix(num_classes=num_classes, ignore_index=ignore_index, device=device)
     loss_sum = torch.zeros(2, device=device, dtype=torch.float64)  # (sum of batch losses, batches)
     for _, mask, logits in run_inference(
-        model, loader, device=device, amp_dtype=amp_dtype, channels_last=channels_last, scale=scale
+        model, loader, device=device, amp_dtype=amp_dtype, channels_last=channels_last, scale=scale, short_side=short_side
     ):
         confusion.update(logits.argmax(1), mask)
         if criterion is not None:

@@ -83,8 +83,10 @@ def predict(
         images = torch.stack([image for _, image in batch])  # (B, C, H, W) uint8
         x = ((images.float() / 255 - mean) / std).to(run_device)
         with torch.no_grad(), autocast(run_device, amp_dtype):
-            scale = float(trained.config.get("input_scale", 1.0))
-            labels = forward_at_scale(trained.model, x, scale=scale).argmax(1).cpu()  # (B, H, W)
+            labels = forward_at_scale(
+                trained.model, x, scale=float(trained.config.get("input_scale", 1.0)),
+                short_side=trained.config.get("input_size"),
+            ).argmax(1).cpu()  # (B, H, W)
         for (path, image), label in zip(batch, labels, strict=True):
             stem = out / path.stem
             report.written[path] = [

@@ -165,6 +165,7 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
                                     seed=0, group=group),
                 num_classes=val_set.num_classes, ignore_index=val_set.ignore_index, device=device, amp_dtype=amp_dtype,
                 criterion=criterion, channels_last=config.channels_last, scale=config.input_scale,
+                short_side=config.input_size,
             )
             epoch_scores = confusion.compute(class_names=list(val_set.class_names))
             row.update(val_loss=val_loss, val_miou=epoch_scores.mean_iou, val_pixel_accuracy=epoch_scores.pixel_accuracy)
