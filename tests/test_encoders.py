@@ -22,18 +22,7 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.models import create_encoder, create_model, list_encoders
 from pixelwise.models.pooling import adaptive_avg_pool2d
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_cpu_thread():
-    """Run this module's tiny models on one intra-op thread, then restore the count.
-
-    On 64-px inputs a second thread saves little, and when other processes share the two cores
-    OpenMP's waiting threads made the model tests 8x slower (256 s instead of 30 s).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 OFFLINE_MESSAGE = (

@@ -198,8 +198,9 @@ def test_forward_at_scale_runs_small_and_returns_full_size_logits():
 
 
 def test_train_crop_scales_relative_to_the_short_side():
-    from pixelwise.data.transforms import RandomScaleCrop
     from torchvision import tv_tensors
+
+    from pixelwise.data.transforms import RandomScaleCrop
 
     crop = RandomScaleCrop(size=(40, 40), scale_range=(1.0, 1.0), short_side=20)
     image = tv_tensors.Image(torch.zeros(3, 200, 300, dtype=torch.uint8))

@@ -24,17 +24,7 @@ from pixelwise.registry import UnknownNameError
 VGG_TINY = {"base_channels": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_cpu_thread():
-    """Run this module's tiny models on one intra-op thread, then restore the count.
-
-    On 64-px inputs a second thread saves little, and when other processes share the two cores
-    OpenMP's waiting threads made the model tests 8x slower (256 s instead of 30 s).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 # (model, options): every registered model at least once, on at least two encoders where it takes one.
