@@ -209,3 +209,18 @@ def test_train_crop_scales_relative_to_the_short_side():
     # 200x300 brought to a 20 px short side is 20x30: the 40x40 crop is padded with the ignore index.
     assert out_mask.shape == (40, 40)
     assert int((out_mask != 255).sum()) == 20 * 30
+
+
+def test_predict_with_a_one_channel_model(tmp_path):
+    """Greyscale models (EM slices) get a 1-channel normalised input, not a broadcast 3-channel one."""
+    from pixelwise import create_model, predict
+    from pixelwise.engine.checkpoint import save_checkpoint
+
+    model = create_model("unet", num_classes=2, in_channels=1, base_channels=4, depth=2)
+    checkpoint = save_checkpoint(tmp_path / "grey.pt", model=model, epoch=0, step=0, config={},
+                                 class_names=["membrane", "cell"])
+    Image.fromarray(np.full((24, 36, 3), 128, np.uint8)).save(tmp_path / "slice.png")
+    report = predict(checkpoint=checkpoint, inputs=[tmp_path / "slice.png"], out=tmp_path / "pred", progress=False)
+    assert not report.failed
+    labels = np.asarray(Image.open(tmp_path / "pred" / "slice.png"))
+    assert labels.shape == (24, 36) and set(np.unique(labels)) <= {0, 1}

@@ -112,5 +112,8 @@ def run(args: argparse.Namespace) -> int:
         from pixelwise.metrics import format_table
 
         print(format_table(result.scores))
-    print(f"best validation mIoU {result.best_miou:.4f} after {result.epochs_run} epochs; files in {result.out}/")
+    if result.scores is None:
+        print(f"trained {result.epochs_run} epochs without validation; files in {result.out}/")
+    else:
+        print(f"best validation mIoU {result.best_miou:.4f} after {result.epochs_run} epochs; files in {result.out}/")
     return 0

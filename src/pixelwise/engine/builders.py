@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from pixelwise.data import SegmentationDataset, create_dataset
+from pixelwise.data import IGNORE_INDEX, SegmentationDataset, create_dataset
 from pixelwise.data.transforms import eval_transform, train_transform
 from pixelwise.engine.config import TrainConfig
 from pixelwise.engine.distributed import ProcessGroup
@@ -26,7 +26,7 @@ def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, Segmentati
         scale_range=(config.scale_range[0] * config.input_scale, config.scale_range[1] * config.input_scale),
         hflip=config.hflip,
         color_jitter=config.color_jitter,
-        ignore_index=_ignore_or_default(train_set.ignore_index),
+        ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index,
         short_side=config.input_size,
     )
     val_set = None
@@ -103,7 +103,7 @@ def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.M
     elif config.class_weights is not None:
         raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use median_frequency or a list of numbers")
     options = {"label_smoothing": config.label_smoothing} if config.label_smoothing else {}
-    return create_loss(config.loss, ignore_index=_ignore_or_default(train_set.ignore_index), class_weights=weights, **options)
+    return create_loss(config.loss, ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index, class_weights=weights, **options)
 
 
 def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -116,7 +116,3 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     return torch.optim.AdamW(groups, lr=config.lr)
-
-
-def _ignore_or_default(ignore_index: int | None) -> int:
-    return 255 if ignore_index is None else ignore_index

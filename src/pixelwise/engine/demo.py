@@ -7,6 +7,7 @@ metrics JSON, the training curves and prediction panels.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,6 @@ def run_demo(*, out: str | Path = "pixelwise-demo", epochs: int = 12, train_imag
         seed: Seed of the data, the model and the shuffling.
         progress: Show progress bars.
     """
-    import time
-
     start = time.perf_counter()
     config = demo_config(out=out, epochs=epochs, train_images=train_images, seed=seed, progress=progress)
     result = train(config)

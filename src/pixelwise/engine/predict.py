@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from pixelwise.data.decode import IMAGE_SUFFIXES, read_image
-from pixelwise.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from pixelwise.data.decode import read_image
+from pixelwise.data.files import image_files
+from pixelwise.data.transforms import eval_transform
 from pixelwise.engine.loop import autocast, forward_at_scale
 from pixelwise.engine.trained import load_trained
 from pixelwise.errors import PixelwiseError
@@ -38,7 +39,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
                 raise PixelwiseError(f"{text}: the pattern matches no file; check the pattern")
             paths.extend(p for p in matches if p.is_file())
         elif Path(text).is_dir():
-            paths.extend(sorted(p for p in Path(text).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+            paths.extend(image_files(Path(text)))
         elif Path(text).is_file():
             paths.append(Path(text))
         else:
@@ -72,22 +73,20 @@ def predict(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = PredictReport()
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    normalize = eval_transform()  # the same normalisation as validation and evaluation
     paths = expand_inputs(inputs)
-    batch: list[tuple[Path, torch.Tensor]] = []
+    batch: list[tuple[Path, torch.Tensor, torch.Tensor]] = []  # (path, uint8 image, normalised image)
 
     def flush() -> None:
         if not batch:
             return
-        images = torch.stack([image for _, image in batch])  # (B, C, H, W) uint8
-        x = ((images.float() / 255 - mean) / std).to(run_device)
+        x = torch.stack([normalized for _, _, normalized in batch]).to(run_device)  # (B, C, H, W) float
         with torch.no_grad(), autocast(run_device, amp_dtype):
             labels = forward_at_scale(
                 trained.model, x, scale=float(trained.config.get("input_scale", 1.0)),
                 short_side=trained.config.get("input_size"),
             ).argmax(1).cpu()  # (B, H, W)
-        for (path, image), label in zip(batch, labels, strict=True):
+        for (path, image, _), label in zip(batch, labels, strict=True):
             stem = out / path.stem
             report.written[path] = [
                 save_label_png(label, stem.with_suffix(".png"), palette=palette),
@@ -105,6 +104,7 @@ def predict(
             continue
         if batch and (batch[0][1].shape != image.shape or len(batch) >= batch_size):
             flush()
-        batch.append((path, image))
+        normalized, _ = normalize(image, torch.zeros(image.shape[-2:], dtype=torch.int64))
+        batch.append((path, image, normalized))
     flush()
     return report

@@ -117,9 +117,8 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
     total_steps = (config.epochs or 0) * steps_per_epoch
     budget = (config.budget_minutes or 0) * 60
     started = time.perf_counter() - state["elapsed"]
-    peak_lrs = [g["lr"] if "initial_lr" not in g else g["initial_lr"] for g in optimizer.param_groups]
-    for g, lr in zip(optimizer.param_groups, peak_lrs, strict=True):
-        g["initial_lr"] = lr
+    for g in optimizer.param_groups:  # the peak LR; a resumed optimizer already carries it
+        g.setdefault("initial_lr", g["lr"])
 
     def progress() -> float:
         if budget:
