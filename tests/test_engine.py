@@ -172,6 +172,23 @@ def test_config_precedence_and_errors(tmp_path):
         TrainConfig(epochs=None, budget_minutes=None)
 
 
+def test_class_weights_from_the_training_masks(tmp_path):
+    from pixelwise.cli.main import build_parser
+    from pixelwise.cli.train import config_from_args
+    from pixelwise.engine.builders import build_criterion, build_datasets
+
+    args = build_parser().parse_args(["train", *TINY, "--loss", "ce", "--class-weights", "sqrt_median_frequency"])
+    config = config_from_args(args)
+    assert config.class_weights == "sqrt_median_frequency"
+    train_set, _ = build_datasets(config)
+    full = build_criterion(config.replace(class_weights="median_frequency"), train_set).class_weights
+    soft = build_criterion(config, train_set).class_weights
+    assert full.min() < 1 < full.max()  # shapes has a dominant background
+    torch.testing.assert_close(soft, full.sqrt())
+    with pytest.raises(PixelwiseError, match="median_frequency or sqrt_median_frequency or a list"):
+        build_criterion(config.replace(class_weights="balanced"), train_set)
+
+
 def test_lr_schedules():
     assert lr_factor(0.0, schedule="poly") == 1.0
     assert lr_factor(0.5, schedule="poly", power=1.0) == pytest.approx(0.5)

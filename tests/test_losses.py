@@ -330,6 +330,9 @@ def test_median_frequency_weights_by_hand():
     # an even number of classes takes the mean of the two middle frequencies: (0.2 + 0.3) / 2 = 0.25
     even = median_frequency_weights(pixel_counts=torch.tensor([1, 2, 3, 4]), image_pixel_counts=torch.full((4,), 10))
     assert even.tolist() == pytest.approx([2.5, 1.25, 0.25 / 0.3, 0.625])
+    # power 0.5: the square roots, so the spread between classes shrinks
+    soft = median_frequency_weights(pixel_counts=stats.pixel_counts, image_pixel_counts=stats.image_pixel_counts, power=0.5)
+    assert soft.tolist() == pytest.approx([(32 / 35) ** 0.5, 1.0, (8 / 7) ** 0.5, 0.0])
 
 
 def test_inverse_frequency_weights_by_hand():

@@ -37,6 +37,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("unet", {"base_channels": 4, "upsampling": "bilinear"}),
     ("unet", {"encoder": "test_efficientnet", "decoder_channels": (16, 16, 8, 8, 8)}),
     ("unet", {"encoder": "test_convnext", "decoder_channels": (16, 16, 8, 8, 8), "upsampling": "nearest"}),
+    ("unet", {"encoder": "test_resnet", "decoder_channels": (16, 8, 8)}),  # decoder stops at stride 4
     ("unet_pix2pix", {"encoder": "test_efficientnet", "decoder_channels": (16, 16, 8, 8)}),
     ("unet_pix2pix", {"encoder": "vgg16", "encoder_options": VGG_TINY, "decoder_channels": (16, 16, 8, 8)}),
     ("segnet", {"encoder_options": VGG_TINY}),
@@ -142,6 +143,20 @@ def test_aux_head_only_when_asked(name: str) -> None:
     without = build(name, {"encoder": "test_resnet", "channels": 8, "aux": False})
     with pytest.raises(PixelwiseError, match="no auxiliary head"):
         without(images, return_aux=True)
+
+
+def test_short_unet_decoder_stops_early_and_upsamples_the_logits() -> None:
+    # test_resnet gives strides 2..32: five up-blocks reach stride 1, three stop at stride 4.
+    model = create_model("unet", num_classes=3, encoder="test_resnet", decoder_channels=(16, 8, 8)).eval()
+    assert len(model.decoder.blocks) == 3
+    images = torch.randn(2, 3, 97, 131)
+    with torch.no_grad():
+        features = model.decoder(model.encoder(torch.zeros(1, 3, 128, 160)))
+        logits = model(images)
+    assert features.shape[-2:] == (32, 40)  # stride 4 of the padded input
+    assert logits.shape == (2, 3, 97, 131)
+    with pytest.raises(PixelwiseError, match="decoder_channels takes 1 to 5 widths"):
+        create_model("unet", num_classes=3, encoder="test_resnet", decoder_channels=(16, 16, 8, 8, 8, 8))
 
 
 def test_unknown_model_lists_valid_names() -> None:

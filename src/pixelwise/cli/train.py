@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from pixelwise.cli.common import parse_options
+from pixelwise.engine.builders import MEDIAN_FREQUENCY_POWERS
 from pixelwise.engine.config import TrainConfig, load_config
 from pixelwise.engine.train import train
 
@@ -28,7 +29,7 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value"),
     ("--grad-accum", "grad_accum", int, "batches per optimizer step"),
     ("--loss", "loss", str, "ce, dice, ce_dice, bce_dice, focal, lovasz"),
-    ("--class-weights", "class_weights", str, "median_frequency, or comma-separated numbers, one per class"),
+    ("--class-weights", "class_weights", str, "median_frequency, sqrt_median_frequency, or comma-separated numbers, one per class"),
     ("--label-smoothing", "label_smoothing", float, "cross-entropy label smoothing"),
     ("--aux-weight", "aux_weight", float, "weight of the auxiliary head's loss (models that have one)"),
     ("--crop-size", "crop_size", int, "side of the random training crop"),
@@ -47,7 +48,7 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--log-every", "log_every", int, "steps between loss read-outs"),
 )
 _SWITCHES = (
-    ("--channels-last", "channels_last", True, "use the channels_last memory format"),
+    ("--no-channels-last", "channels_last", False, "keep the contiguous NCHW memory format (channels_last is the default)"),
     ("--compile", "compile", True, "torch.compile the model"),
     ("--sync-bn", "sync_batchnorm", True, "SyncBatchNorm under torchrun"),
     ("--resume", "resume", True, "continue from OUT/last.pt if it exists"),
@@ -93,7 +94,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if "epochs" in overrides and "budget_minutes" not in overrides:
         overrides["budget_minutes"] = None
     weights = overrides.get("class_weights")
-    if weights is not None and weights != "median_frequency":
+    if weights is not None and weights not in MEDIAN_FREQUENCY_POWERS:
         overrides["class_weights"] = [float(v) for v in weights.split(",")]
     base = load_config(args.config).to_dict() if args.config else TrainConfig().to_dict()
     for key, option_list in (("model_options", args.model_option), ("dataset_options", args.dataset_option)):

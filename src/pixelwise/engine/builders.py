@@ -15,6 +15,9 @@ from pixelwise.losses import create_loss
 from pixelwise.losses.class_weights import class_pixel_statistics, median_frequency_weights
 from pixelwise.models import create_model
 
+MEDIAN_FREQUENCY_POWERS = {"median_frequency": 1.0, "sqrt_median_frequency": 0.5}
+"""Named class weightings computed from the training masks, and the power applied to SegNet's weights."""
+
 
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
     """Training set (augmented) and validation set (deterministic), as the config names them."""
@@ -87,13 +90,17 @@ def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> n
 def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.Module:
     """The loss the config names, with class weights computed from the training masks when asked."""
     weights = None
-    if config.class_weights == "median_frequency":
+    if config.class_weights in MEDIAN_FREQUENCY_POWERS:
         stats = class_pixel_statistics(
             (train_set.load(i)[1] for i in range(len(train_set))),
             num_classes=train_set.num_classes,
             ignore_index=train_set.ignore_index,
         )
-        weights = median_frequency_weights(pixel_counts=stats.pixel_counts, image_pixel_counts=stats.image_pixel_counts)
+        weights = median_frequency_weights(
+            pixel_counts=stats.pixel_counts,
+            image_pixel_counts=stats.image_pixel_counts,
+            power=MEDIAN_FREQUENCY_POWERS[config.class_weights],
+        )
     elif isinstance(config.class_weights, list | tuple):
         if len(config.class_weights) != train_set.num_classes:
             raise PixelwiseError(
@@ -101,7 +108,7 @@ def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.M
             )
         weights = torch.tensor(config.class_weights, dtype=torch.float32)
     elif config.class_weights is not None:
-        raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use median_frequency or a list of numbers")
+        raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use {' or '.join(MEDIAN_FREQUENCY_POWERS)} or a list of numbers")
     options = {"label_smoothing": config.label_smoothing} if config.label_smoothing else {}
     return create_loss(config.loss, ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index, class_weights=weights, **options)
 

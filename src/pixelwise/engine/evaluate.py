@@ -69,7 +69,8 @@ def evaluate(
     scale = trained.config.get("input_scale", 1.0) if input_scale is None else input_scale
     short_side = trained.config.get("input_size") if input_scale is None else None
     for image, mask, logits in run_inference(
-        trained.model, loader, device=run_device, amp_dtype=amp_dtype, scale=scale, short_side=short_side
+        trained.model, loader, device=run_device, amp_dtype=amp_dtype, channels_last=True, scale=scale,
+        short_side=short_side,
     ):
         prediction = logits.argmax(1)
         confusion.update(prediction, mask)

@@ -80,7 +80,8 @@ def predict(
     def flush() -> None:
         if not batch:
             return
-        x = torch.stack([normalized for _, _, normalized in batch]).to(run_device)  # (B, C, H, W) float
+        x = torch.stack([normalized for _, _, normalized in batch])  # (B, C, H, W) float
+        x = x.to(run_device, memory_format=torch.channels_last)  # as the prepared model expects
         with torch.no_grad(), autocast(run_device, amp_dtype):
             labels = forward_at_scale(
                 trained.model, x, scale=float(trained.config.get("input_scale", 1.0)),

@@ -87,8 +87,10 @@ class UNetDecoder(nn.Module):
     Args:
         encoder_channels: Channels of each encoder feature, shallow to deep.
         reductions: Stride of each encoder feature (each a power of 2, strictly increasing).
-        decoder_channels: Output channels of each up-block, deepest first;
-            ``decoder_depth(reductions)`` entries.
+        decoder_channels: Output channels of each up-block, deepest first; at most
+            ``decoder_depth(reductions)`` entries. Fewer stop the decoder early: with ``k`` fewer, its
+            output is at stride ``2**k`` and the model upsamples the logits bilinearly (a cheap
+            decoder for CPUs: the full-resolution blocks cost the most and add least).
         upsampling: ``"transpose"``, ``"nearest"`` or ``"bilinear"``.
 
     Shape:
@@ -106,9 +108,9 @@ class UNetDecoder(nn.Module):
         super().__init__()
         if any(b <= a or b % a for a, b in zip(reductions, reductions[1:], strict=False)) or reductions[0] & (reductions[0] - 1):
             raise PixelwiseError(f"U-Net needs encoder strides that grow by powers of 2, got {list(reductions)}")
-        if len(decoder_channels) != decoder_depth(reductions):
+        if not 1 <= len(decoder_channels) <= decoder_depth(reductions):
             raise PixelwiseError(
-                f"decoder_channels needs {decoder_depth(reductions)} widths for encoder strides {list(reductions)}, "
+                f"decoder_channels takes 1 to {decoder_depth(reductions)} widths for encoder strides {list(reductions)}, "
                 f"got {list(decoder_channels)}"
             )
         skips = list(encoder_channels[:-1][::-1]) + [0] * (len(decoder_channels) - len(encoder_channels) + 1)
@@ -117,7 +119,7 @@ class UNetDecoder(nn.Module):
         inputs = [encoder_channels[-1], *decoder_channels[:-1]]
         self.blocks = nn.ModuleList(
             UpBlock(i, s, o, upsampling=upsampling, scale=k)
-            for i, s, o, k in zip(inputs, skips, decoder_channels, scales, strict=True)
+            for i, s, o, k in zip(inputs, skips, decoder_channels, scales, strict=False)
         )
         self.out_channels = decoder_channels[-1]
 
