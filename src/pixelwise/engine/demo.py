@@ -30,7 +30,7 @@ def demo_config(*, out: str | Path, epochs: int = 12, train_images: int = 512, s
                 progress: bool = True) -> TrainConfig:
     """The demo's training recipe: a 16-channel U-Net (1.9 M parameters) on 64 px shapes, CE + Dice loss.
 
-    Measured on a 2-core AVX2 CPU (fp32): val mIoU 0.85 after 12 epochs, 2.7 minutes.
+    Measured on a 2-core AVX2 CPU (fp32, channels_last): held-out mIoU 0.82 after 12 epochs, 1.7 minutes.
     """
     return TrainConfig(
         dataset="shapes",
