@@ -30,23 +30,25 @@ def fold_batchnorm(model: nn.Module, *, example: Tensor) -> nn.Module:
     Returns:
         The folded copy, in eval mode, or an eval-mode copy without folding when the check fails.
     """
-    original = copy.deepcopy(model).eval()
     folded = copy.deepcopy(model).eval()
     pairs = _conv_batchnorm_pairs(folded, example)
     if not pairs:
-        return original
+        return folded
+    expected = _first(folded(example))  # the unfolded copy's answer, before it is changed
     parents = {module: (parent, name) for parent in folded.modules() for name, module in parent.named_children()}
     for conv, bn in pairs:
         _fold_into(conv, bn)
         parent, name = parents[bn]
         setattr(parent, name, nn.Identity())
-    expected, actual = original(example), folded(example)
-    expected = expected[0] if isinstance(expected, tuple) else expected
-    actual = actual[0] if isinstance(actual, tuple) else actual
+    actual = _first(folded(example))
     tolerance = 1e-4 * float(expected.abs().max()) + 1e-5
     if expected.shape != actual.shape or float((expected - actual).abs().max()) > tolerance:
-        return original
+        return copy.deepcopy(model).eval()
     return folded
+
+
+def _first(output: Tensor | tuple[Tensor, ...]) -> Tensor:
+    return output[0] if isinstance(output, tuple) else output
 
 
 def _conv_batchnorm_pairs(model: nn.Module, example: Tensor) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:

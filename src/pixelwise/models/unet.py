@@ -117,9 +117,10 @@ class UNetDecoder(nn.Module):
         scales = [b // a for a, b in zip(reductions, reductions[1:], strict=False)][::-1]
         scales += [2] * (len(decoder_channels) - len(scales))
         inputs = [encoder_channels[-1], *decoder_channels[:-1]]
+        blocks = len(decoder_channels)  # fewer than decoder_depth: the decoder stops early
         self.blocks = nn.ModuleList(
             UpBlock(i, s, o, upsampling=upsampling, scale=k)
-            for i, s, o, k in zip(inputs, skips, decoder_channels, scales, strict=False)
+            for i, s, o, k in zip(inputs, skips[:blocks], decoder_channels, scales[:blocks], strict=True)
         )
         self.out_channels = decoder_channels[-1]
 
