@@ -156,6 +156,20 @@ def test_torchrun_two_gloo_processes(tmp_path):
     assert sum(map(sum, scores["confusion_matrix"])) == 15 * 32 * 32  # every val image counted exactly once
 
 
+def test_torchrun_on_a_time_budget_keeps_the_replicas_equal(tmp_path):
+    """Both ranks read rank 0's clock: they stop at the same step with the same LR and crop size."""
+    run = tmp_path / "ddp-budget"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29562",
+         str(Path(__file__).with_name("ddp_budget_run.py")), str(run), "0.1"],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = load_checkpoint(run / "last.pt")["extra"]["history"]
+    assert history[-1]["step"] > 0 and {row["resolution"] for row in history} == {0.5, 1.0}
+    torch.testing.assert_close(torch.load(run / "weights-rank0.pt"), torch.load(run / "weights-rank1.pt"), rtol=0, atol=0)
+
+
 def test_config_precedence_and_errors(tmp_path):
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("lr: 0.5\nbatch_size: 3\n")
@@ -241,3 +255,85 @@ def test_predict_with_a_one_channel_model(tmp_path):
     assert not report.failed
     labels = np.asarray(Image.open(tmp_path / "pred" / "slice.png"))
     assert labels.shape == (24, 36) and set(np.unique(labels)) <= {0, 1}
+
+
+def test_resize_schedule_validation_and_factors():
+    from pixelwise.engine.schedule import resize_factor
+
+    stages = ((0.0, 0.5), (0.6, 1.0))
+    assert [resize_factor(p, stages) for p in (0.0, 0.59, 0.6, 0.99)] == [0.5, 0.5, 1.0, 1.0]
+    assert resize_factor(0.3, None) == 1.0
+    config = TrainConfig(crop_size=64, resize_schedule=[[0, 0.5], [0.6, 1]])
+    assert config.resize_schedule == stages and config.to_dict()["resize_schedule"] == [[0.0, 0.5], [0.6, 1.0]]
+    for bad, message in (([[0.2, 0.5]], "starts must increase from 0"), ([[0, 0.5], [0, 1]], "starts must increase"),
+                         ([[0, 0.5], [1.0, 1]], "stay below 1"), ([[0, 0]], "factors must be positive")):
+        with pytest.raises(PixelwiseError, match=message):
+            TrainConfig(crop_size=64, resize_schedule=bad)
+    with pytest.raises(PixelwiseError, match="needs crop_size"):
+        TrainConfig(resize_schedule=[[0, 0.5]])
+
+
+def test_progressive_resizing_trains_small_then_full(tmp_path, monkeypatch):
+    """Half-size crops of half-size images for the first half of the run, then full size."""
+    from pixelwise.engine import builders
+
+    crops = []
+    original = builders.train_transform
+
+    def spy(**kwargs):
+        crops.append((kwargs["crop_size"], kwargs["scale_range"]))
+        return original(**kwargs)
+
+    monkeypatch.setattr(builders, "train_transform", spy)
+    config = tiny_config(tmp_path / "run", epochs=4, crop_size=32, scale_range=(1.0, 1.0),
+                         resize_schedule=[[0, 0.5], [0.5, 1]], val_split=None)
+    result = train(config)
+    assert [row["resolution"] for row in result.history] == [0.5, 0.5, 1.0, 1.0]
+    # built once at full size by build_datasets, then at half size for epoch 1 and back at full size for epoch 3
+    assert crops == [(32, (1.0, 1.0)), (16, (0.5, 0.5)), (32, (1.0, 1.0))]
+
+
+def test_loss_options_reach_the_loss(tmp_path):
+    from pixelwise.cli.main import build_parser
+    from pixelwise.cli.train import config_from_args
+    from pixelwise.engine.builders import build_criterion, build_datasets
+
+    args = build_parser().parse_args(["train", *TINY, "--loss", "ce_dice", "--loss-option", "ohem_threshold=0.7",
+                                      "--loss-option", "dice_weight=0.5"])
+    config = config_from_args(args)
+    assert config.loss_options == {"ohem_threshold": 0.7, "dice_weight": 0.5}
+    train_set, _ = build_datasets(config)
+    criterion = build_criterion(config, train_set)
+    assert (criterion.ohem_threshold, criterion.dice_weight) == (0.7, 0.5)
+    with pytest.raises(PixelwiseError, match="no option 'ohem'"):
+        build_criterion(config.replace(loss_options={"ohem": 0.7}), train_set)
+
+
+def test_a_budget_spent_during_bookkeeping_still_ends_on_a_validated_epoch(tmp_path, monkeypatch):
+    """Validation or saving may carry the last epoch past the budget: the run stops on a validated
+    epoch, validates each epoch once, and logs no empty epoch."""
+    calls = []
+    validate, save = train_module.validate, train_module._save
+
+    def slow_validate(*args, **kwargs):
+        calls.append("validate")
+        time.sleep(1.5 if len(calls) == 1 else 0)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validate", slow_validate)
+    result = train(tiny_config(tmp_path / "slow-val", epochs=None, budget_minutes=0.02, eval_every=1))
+    assert calls == ["validate"] and [row["epoch"] for row in result.history] == [1]
+
+    def slow_save(path, *args, **kwargs):
+        time.sleep(1.5 if path.name == "last.pt" and not calls else 0)
+        calls.append(path.name)
+        return save(path, *args, **kwargs)
+
+    calls.clear()
+    monkeypatch.setattr(train_module, "validate", validate)
+    monkeypatch.setattr(train_module, "_save", slow_save)
+    result = train(tiny_config(tmp_path / "slow-save", epochs=None, budget_minutes=0.02, eval_every=100))
+    # epoch 1 trains unvalidated, its save runs past the budget, so epoch 1 is validated without training more
+    assert [row["epoch"] for row in result.history] == [1]
+    assert "val_miou" in result.history[0] and np.isfinite(result.history[0]["train_loss"])
+    assert load_checkpoint(tmp_path / "slow-save" / "last.pt")["step"] == result.history[0]["step"]

@@ -30,6 +30,8 @@ from pixelwise.losses import (
     list_losses,
     lovasz_softmax,
     median_frequency_weights,
+    ohem_cross_entropy,
+    soft_dice_scores,
 )
 from pixelwise.registry import UnknownNameError
 
@@ -110,6 +112,24 @@ def test_multiclass_dice_averages_only_the_classes_present():
     assert dice_loss(logits, target, smooth=0.0).item() == pytest.approx(1 - (4 / 11 + 6 / 19) / 2)
 
 
+def test_multiclass_dice_equals_the_one_hot_formula():
+    from pixelwise.losses.targets import one_hot
+
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(2, 4, 5, 7, dtype=torch.float64, generator=generator).requires_grad_()
+    target = torch.randint(0, 4, (2, 5, 7), generator=generator)
+    target[target == 3] = 2  # class 3 absent
+    target[0, :2] = 255
+    valid = (target != 255).unsqueeze(1)
+    scores = soft_dice_scores(logits.softmax(1), one_hot(target, num_classes=4), valid, smooth=1.0)
+    expected = (1 - scores[:3]).mean()  # the mean over the three classes present
+    loss = dice_loss(logits, target)
+    assert loss.item() == pytest.approx(expected.item())
+    (grad,) = torch.autograd.grad(loss, logits)
+    (expected_grad,) = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(grad, expected_grad)
+
+
 def test_binary_dice_bce_and_their_sum_by_hand():
     # one channel, logits (0, ln3, -ln3) -> p = (1/2, 3/4, 1/4); truth (1, 0, 1)
     logits = torch.tensor([0.0, LN3, -LN3], dtype=torch.float64).view(1, 1, 1, 3)
@@ -161,6 +181,47 @@ def test_focal_by_hand():
     assert focal_loss(logits, target, gamma=2.0, alpha=alpha).item() == pytest.approx(29 / 16 * LN2)
     # gamma 0 is cross-entropy
     assert focal_loss(logits, target, gamma=0.0).item() == pytest.approx(1.5 * LN2)
+
+
+# --- OHEM cross-entropy ----------------------------------------------------------------------
+
+
+def four_pixels() -> tuple[torch.Tensor, torch.Tensor]:
+    """Truth 0 everywhere; true-class probabilities 0.9, 0.5, 0.2 and 0.6 (losses -ln p)."""
+    p = torch.tensor([0.9, 0.5, 0.2, 0.6], dtype=torch.float64)
+    logits = torch.stack([torch.log(p), torch.log(1 - p)]).view(1, 2, 1, 4)  # (N=1, C=2, H=1, W=4)
+    return logits, torch.zeros(1, 1, 4, dtype=torch.long)
+
+
+def test_ohem_keeps_the_pixels_below_the_threshold():
+    logits, target = four_pixels()
+    ln = math.log
+    # threshold 0.7: the hard pixels are p = 0.5, 0.2, 0.6 (three >= the one that min_kept 1/4 asks for)
+    assert ohem_cross_entropy(logits, target, threshold=0.7, min_kept=0.25).item() == pytest.approx(-(ln(0.5) + ln(0.2) + ln(0.6)) / 3)
+    # threshold 0.3: only p = 0.2 is hard, but min_kept 1/2 asks for two pixels: the two of highest loss
+    assert ohem_cross_entropy(logits, target, threshold=0.3, min_kept=0.5).item() == pytest.approx(-(ln(0.5) + ln(0.2)) / 2)
+    # threshold 1 keeps every pixel: plain cross-entropy
+    assert ohem_cross_entropy(logits, target, threshold=1.0).item() == pytest.approx(cross_entropy(logits, target).item())
+
+
+def test_ohem_class_weights_average_the_kept_pixels():
+    logits, target = four_pixels()
+    target = torch.tensor([[[0, 1, 0, 0]]])  # pixel 2 is now class 1 with p_true = 0.5 (logits ln .5, ln .5)
+    weight = torch.tensor([1.0, 3.0])
+    # threshold 0.7 keeps p = 0.5 (class 1, weight 3), 0.2 and 0.6 (class 0, weight 1)
+    expected = -(3 * math.log(0.5) + math.log(0.2) + math.log(0.6)) / (3 + 1 + 1)
+    assert ohem_cross_entropy(logits, target, threshold=0.7, min_kept=0.25, weight=weight).item() == pytest.approx(expected)
+    # an ignored pixel is never kept, however wrong
+    logits, target = with_ignored_pixel(*four_pixels(), ignored_logits=[-30.0, 30.0])
+    assert ohem_cross_entropy(logits, target, threshold=0.3, min_kept=0.4).item() == pytest.approx(-(math.log(0.5) + math.log(0.2)) / 2)
+
+
+def test_ce_dice_can_mine_its_cross_entropy_term():
+    logits, target = four_pixels()
+    mined = create_loss("ce_dice", ohem_threshold=0.3, ohem_min_kept=0.5, dice_weight=0.0)(logits, target)
+    assert mined.item() == pytest.approx(-(math.log(0.5) + math.log(0.2)) / 2)
+    with pytest.raises(ValueError, match="ohem_threshold and label_smoothing"):
+        create_loss("ce_dice", ohem_threshold=0.7, label_smoothing=0.1)
 
 
 # --- Lovász-softmax --------------------------------------------------------------------------

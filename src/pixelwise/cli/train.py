@@ -36,6 +36,8 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--scale-range", "scale_range", lambda text: tuple(float(v) for v in text.split(",")),
      "random rescale range before the crop, LOW,HIGH (default 0.5,2.0)"),
     ("--input-size", "input_size", int, "shorter side (px) the model works at, for images of varying size"),
+    ("--resize-schedule", "resize_schedule", lambda text: tuple(tuple(float(v) for v in stage.split(":")) for stage in text.split(",")),
+     "progressive resizing, START:FACTOR,... (e.g. 0:0.5,0.6:1: half resolution for the first 60%% of the run)"),
     ("--input-scale", "input_scale", float, "resolution the model works at relative to the images (e.g. 0.5)"),
     ("--color-jitter", "color_jitter", float, "strength of brightness/contrast/saturation jitter (0: off)"),
     ("--precision", "precision", str, "auto (bf16 where the hardware has it), bf16, fp16 or fp32"),
@@ -76,6 +78,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="extra model option, YAML value (repeatable), e.g. --model-option base_channels=32")
     parser.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                         help="extra dataset option, YAML value (repeatable), e.g. --dataset-option num_classes=12")
+    parser.add_argument("--loss-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="option of the loss, YAML value (repeatable), e.g. --loss-option ohem_threshold=0.7")
     for flag, dest, value, text in _SWITCHES:
         parser.add_argument(flag, dest=dest, action="store_const", const=value, default=None, help=text)
     parser.set_defaults(func=run)
@@ -97,7 +101,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if weights is not None and weights not in MEDIAN_FREQUENCY_POWERS:
         overrides["class_weights"] = [float(v) for v in weights.split(",")]
     base = load_config(args.config).to_dict() if args.config else TrainConfig().to_dict()
-    for key, option_list in (("model_options", args.model_option), ("dataset_options", args.dataset_option)):
+    option_lists = (("model_options", args.model_option), ("dataset_options", args.dataset_option),
+                    ("loss_options", args.loss_option))
+    for key, option_list in option_lists:
         options = dict(base[key])
         options.update(parse_options(option_list))
         if key == "model_options" and args.encoder is not None:

@@ -23,19 +23,27 @@ def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, Segmentati
     """Training set (augmented) and validation set (deterministic), as the config names them."""
     options = {"cache": config.cache, **config.dataset_options}
     train_set = create_dataset(config.dataset, root=config.root, split=config.train_split, **options)
-    # Set after opening, because the crop pads masks with the dataset's own ignore index.
-    train_set.transform = train_transform(
-        crop_size=config.crop_size,
-        scale_range=(config.scale_range[0] * config.input_scale, config.scale_range[1] * config.input_scale),
-        hflip=config.hflip,
-        color_jitter=config.color_jitter,
-        ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index,
-        short_side=config.input_size,
-    )
+    train_set.transform = build_train_transform(config, train_set)
     val_set = None
     if config.val_split is not None:
         val_set = create_dataset(config.dataset, root=config.root, split=config.val_split, transform=eval_transform(), **options)
     return train_set, val_set
+
+
+def build_train_transform(config: TrainConfig, train_set: SegmentationDataset, *, factor: float = 1.0):
+    """The training augmentation, at ``factor`` times the configured resolution (progressive resizing):
+    the crop side and the image scale both shrink by ``factor``, so the field of view stays the same."""
+    scale = config.input_scale * factor
+    crop = config.crop_size if config.crop_size is None or factor == 1.0 else max(8, round(config.crop_size * factor))
+    return train_transform(
+        crop_size=crop,
+        scale_range=(config.scale_range[0] * scale, config.scale_range[1] * scale),
+        hflip=config.hflip,
+        color_jitter=config.color_jitter,
+        # The crop pads masks with the dataset's own ignore index, so this is set after opening.
+        ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index,
+        short_side=config.input_size,
+    )
 
 
 def build_loader(
@@ -110,6 +118,7 @@ def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.M
     elif config.class_weights is not None:
         raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use {' or '.join(MEDIAN_FREQUENCY_POWERS)} or a list of numbers")
     options = {"label_smoothing": config.label_smoothing} if config.label_smoothing else {}
+    options.update(config.loss_options)
     return create_loss(config.loss, ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index, class_weights=weights, **options)
 
 

@@ -28,6 +28,11 @@ class TrainConfig:
             taken from images rescaled by ``input_scale * scale_range``; validation, evaluation and
             prediction shrink the input by it and upsample the logits back, so scores count every
             original pixel. 0.5 makes a CPU epoch about 4x cheaper.
+        resize_schedule: Progressive resizing, ``[[start, factor], ...]`` with increasing starts from 0:
+            from each fraction ``start`` of the run on, training crops are ``factor`` times smaller in side
+            and taken from images ``factor`` times smaller, so they see the same field of view at less
+            cost (a step at factor 0.5 is ~4x cheaper). Early low-resolution epochs learn the coarse
+            content; the last stage, at factor 1, the detail. Validation is always at full resolution.
         input_size: Instead of a fixed factor, the shorter side (pixels) every image is brought to, for
             datasets whose images vary in size; applied the same way in training and inference.
         model, model_options: Architecture name and its options for :func:`pixelwise.create_model`.
@@ -41,6 +46,8 @@ class TrainConfig:
         grad_accum: Accumulate gradients over this many batches per optimizer step.
         loss, class_weights, label_smoothing, aux_weight: Loss name from :func:`pixelwise.losses.list_losses`,
             ``"median_frequency"`` (SegNet), ``"sqrt_median_frequency"`` (its square root), ``None`` or an explicit list, CE label smoothing, weight of the auxiliary head's loss.
+        loss_options: The loss's own options (:func:`pixelwise.losses.loss_options`), e.g.
+            ``{"ohem_threshold": 0.7}`` for ``ce_dice``.
         precision: ``"auto"`` (bf16 on AMX/AVX512-BF16 CPUs and GPUs, else fp32), ``"bf16"``, ``"fp16"``, ``"fp32"``.
         channels_last, compile: Memory format (channels_last, the default, is faster for convolutions on
             CPUs (oneDNN) and on GPUs with tensor cores) and ``torch.compile``.
@@ -64,6 +71,7 @@ class TrainConfig:
     crop_size: int | None = None
     scale_range: tuple[float, float] = (0.5, 2.0)
     input_scale: float = 1.0
+    resize_schedule: tuple[tuple[float, float], ...] | None = None
     input_size: int | None = None
     hflip: bool = True
     color_jitter: float = 0.2
@@ -84,6 +92,7 @@ class TrainConfig:
     loss: str = "ce"
     class_weights: str | list[float] | None = None
     label_smoothing: float = 0.0
+    loss_options: dict[str, Any] = field(default_factory=dict)
     aux_weight: float = 0.4
     precision: str = "auto"
     channels_last: bool = True
@@ -111,11 +120,25 @@ class TrainConfig:
         if self.grad_accum < 1 or self.batch_size < 1:
             raise PixelwiseError("batch_size and grad_accum must be at least 1")
         object.__setattr__(self, "scale_range", tuple(self.scale_range))
+        if self.resize_schedule is not None:
+            stages = tuple((float(start), float(factor)) for start, factor in self.resize_schedule)
+            starts = [start for start, _ in stages]
+            if not stages or starts[0] != 0.0 or starts != sorted(set(starts)) or starts[-1] >= 1.0:
+                raise PixelwiseError(
+                    f"resize_schedule {self.resize_schedule}: starts must increase from 0 and stay below 1, e.g. [[0, 0.5], [0.5, 1]]"
+                )
+            if any(factor <= 0 for _, factor in stages):
+                raise PixelwiseError(f"resize_schedule {self.resize_schedule}: factors must be positive")
+            if self.crop_size is None:
+                raise PixelwiseError("resize_schedule needs crop_size (the crop shrinks with the images)")
+            object.__setattr__(self, "resize_schedule", stages)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-able dict (tuples become lists)."""
         data = dataclasses.asdict(self)
         data["scale_range"] = list(self.scale_range)
+        if self.resize_schedule is not None:
+            data["resize_schedule"] = [list(stage) for stage in self.resize_schedule]
         return data
 
     def replace(self, **changes: Any) -> TrainConfig:

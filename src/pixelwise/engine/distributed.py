@@ -63,10 +63,15 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def broadcast_value(value: float, device: torch.device) -> float:
+    """Rank 0's ``value`` on every rank (a no-op for a single process); every rank must call it."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    tensor = torch.tensor([value], device=device, dtype=torch.float64)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
 def broadcast_flag(flag: bool, device: torch.device) -> bool:
     """Rank 0's value of ``flag`` on every rank (so all ranks stop together)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    tensor = torch.tensor([int(flag)], device=device)
-    dist.broadcast(tensor, src=0)
-    return bool(tensor.item())
+    return bool(broadcast_value(float(flag), device))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from pixelwise.utils.atomic import atomic_write_text
 from pixelwise.visual.curves import plot_training_curves
+
+PLOT_EVERY_S = 30.0
+"""Drawing the curves costs ~0.4 s; short epochs redraw them at most this often (and always after validation)."""
 
 
 class RunLog:
@@ -25,6 +29,7 @@ class RunLog:
         self.out = out
         self.history: list[dict[str, Any]] = list(history or [])
         self._writer = None
+        self._plotted_at = -math.inf
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -38,8 +43,15 @@ class RunLog:
             self._writer.add_scalar(tag, value, step)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        """Record one epoch's row and refresh ``history.csv`` and ``curves.png``."""
-        self.history.append(row)
+        """Record one epoch's row and refresh ``history.csv`` and ``curves.png``.
+
+        A second row for the epoch just logged (its validation, run once the time budget ran out)
+        completes that epoch's row instead of adding one.
+        """
+        if self.history and self.history[-1]["epoch"] == row["epoch"]:
+            self.history[-1] = row = {**self.history[-1], **row}
+        else:
+            self.history.append(row)
         for key, value in row.items():
             if key not in ("epoch", "step") and isinstance(value, float):
                 self.scalar(f"epoch/{key}", value, int(row["epoch"]))
@@ -49,8 +61,15 @@ class RunLog:
         writer.writeheader()
         writer.writerows(self.history)
         atomic_write_text(self.out / "history.csv", buffer.getvalue())
+        if "val_miou" in row or time.monotonic() - self._plotted_at >= PLOT_EVERY_S:
+            self._plot()
+
+    def _plot(self) -> None:
         plot_training_curves(history=self.history, path=self.out / "curves.png")
+        self._plotted_at = time.monotonic()
 
     def close(self) -> None:
+        if self.history:
+            self._plot()  # the final state, whatever the last redraw skipped
         if self._writer is not None:
             self._writer.close()

@@ -29,3 +29,18 @@ def lr_factor(progress: float, *, schedule: str, warmup: float = 0.0, power: flo
     if schedule == "constant":
         return 1.0
     raise ValueError(f"unknown schedule {schedule!r}; choose poly, cosine or constant")
+
+
+def resize_factor(progress: float, stages: tuple[tuple[float, float], ...] | None) -> float:
+    """Training resolution factor at ``progress`` for progressive resizing.
+
+    Args:
+        progress: Fraction of the run done.
+        stages: ``((start, factor), ...)`` with increasing starts, the first at 0: from each start on,
+            training crops are taken at ``factor`` times the resolution (``None``: always 1).
+    """
+    factor = 1.0
+    for start, stage_factor in stages or ():
+        if progress + 1e-9 >= start:
+            factor = stage_factor
+    return factor

@@ -26,13 +26,19 @@ from pixelwise.engine.builders import (
     build_loader,
     build_model,
     build_optimizer,
+    build_train_transform,
 )
 from pixelwise.engine.checkpoint import load_checkpoint, restore_rng_states, save_checkpoint, unwrap_model
 from pixelwise.engine.config import TrainConfig
-from pixelwise.engine.distributed import broadcast_flag, cleanup_distributed, init_distributed
+from pixelwise.engine.distributed import (
+    broadcast_flag,
+    broadcast_value,
+    cleanup_distributed,
+    init_distributed,
+)
 from pixelwise.engine.loop import StepContext, train_one_epoch, validate
 from pixelwise.engine.run_log import RunLog
-from pixelwise.engine.schedule import lr_factor
+from pixelwise.engine.schedule import lr_factor, resize_factor
 from pixelwise.metrics import SegmentationScores
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
 from pixelwise.utils.hardware import autocast_dtype, resolve_device
@@ -121,22 +127,31 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         g.setdefault("initial_lr", g["lr"])
 
     def progress() -> float:
+        """Fraction of the run done. A budget runs on rank 0's clock, which every rank reads (one scalar
+        broadcast, called by all ranks at the same points), so that all stop at the same step and
+        apply the same learning rate: DDP keeps replicas equal only if their optimizer steps are."""
         if budget:
-            return (time.perf_counter() - started) / budget
+            return broadcast_value((time.perf_counter() - started) / budget, device)
         return state["step"] / total_steps
 
     def before_step() -> bool:
-        if budget and progress() >= 1.0:
+        done = progress()
+        if budget and done >= 1.0:
             return False
-        factor = lr_factor(progress(), schedule=config.schedule, warmup=config.warmup)
+        factor = lr_factor(done, schedule=config.schedule, warmup=config.warmup)
         for g in optimizer.param_groups:
             g["lr"] = g["initial_lr"] * factor
         state["step"] += 1
         return True
 
     scores = None
+    resolution = 1.0
     while True:
         epoch = state["epoch"] + 1
+        factor = resize_factor(progress(), config.resize_schedule)
+        if factor != resolution:  # progressive resizing: a new crop size from this epoch on
+            resolution = factor
+            train_set.transform = build_train_transform(config, train_set, factor=resolution)
         # Augmentation and shuffling are a function of (seed, epoch, rank), so a resumed run repeats them.
         seed_everything(config.seed * 100_003 + epoch + 7919 * group.rank)
         loader = build_loader(train_set, batch_size=config.batch_size, workers=config.workers, shuffle=True,
@@ -151,12 +166,19 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
             if log is not None:
                 log.scalar("train/loss", loss, state["step"])
 
-        train_loss, _ = train_one_epoch(ctx, loader, before_step=before_step, on_log=on_log, log_every=config.log_every)
+        train_loss, images = train_one_epoch(ctx, loader, before_step=before_step, on_log=on_log, log_every=config.log_every)
         bar.close()
+        if images == 0 and state["epoch"] > 0:
+            # The budget ran out between epochs (saving carried the last one over it): nothing was
+            # trained, so this pass only validates the last epoch's weights, under its number.
+            epoch = state["epoch"]
+            train_loss = state["history"][-1]["train_loss"] if state["history"] else float("nan")
         state["epoch"] = epoch
         finished = (config.epochs is not None and epoch >= config.epochs) or (budget and progress() >= 1.0)
         row: dict[str, Any] = {"epoch": epoch, "step": state["step"], "train_loss": train_loss,
                                "lr": optimizer.param_groups[0]["lr"], "time_s": round(time.perf_counter() - started, 1)}
+        if config.resize_schedule is not None:
+            row["resolution"] = resolution
         improved = False
         if val_set is not None and (epoch % config.eval_every == 0 or finished):
             confusion, val_loss = validate(
@@ -183,6 +205,8 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
                 if scores is not None:
                     atomic_write_json(out / "metrics.json", scores.to_dict())
             tqdm.write(_summary(row, config, budget))
+        # A validation may carry the run past its budget: stop then rather than start an empty epoch.
+        finished = finished or bool(budget and "val_miou" in row and progress() >= 1.0)
         stop = finished or (config.early_stopping is not None and state["stale"] >= config.early_stopping)
         if broadcast_flag(bool(stop), device):
             break

@@ -22,6 +22,7 @@ from pixelwise.losses.cross_entropy import CrossEntropyLoss, cross_entropy
 from pixelwise.losses.dice import DiceLoss, binary_dice_loss, dice_loss, soft_dice_scores
 from pixelwise.losses.focal import FocalLoss, focal_loss
 from pixelwise.losses.lovasz import LovaszSoftmaxLoss, lovasz_grad, lovasz_softmax
+from pixelwise.losses.ohem import OhemCrossEntropyLoss, ohem_cross_entropy
 from pixelwise.losses.registry import LOSSES, create_loss, list_losses, loss_options, register_loss
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "DiceLoss",
     "FocalLoss",
     "LovaszSoftmaxLoss",
+    "OhemCrossEntropyLoss",
     "bce_dice_loss",
     "binary_cross_entropy",
     "binary_dice_loss",
@@ -47,6 +49,7 @@ __all__ = [
     "lovasz_grad",
     "lovasz_softmax",
     "median_frequency_weights",
+    "ohem_cross_entropy",
     "register_loss",
     "soft_dice_scores",
 ]
