@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+import pixelwise
 from pixelwise.cli.main import main
 from pixelwise.engine import train as train_module
 from pixelwise.engine.checkpoint import load_checkpoint
@@ -58,6 +59,9 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     for name in ("per_class.csv", "confusion.png", "per_class_iou.png", "panels.png"):
         assert (eval_dir / name).is_file(), name
     assert "background" in capsys.readouterr().out
+    flip_scores = pixelwise.evaluate(checkpoint=run / "best.pt", dataset="shapes", split="val", flip=True,
+                                     dataset_options={"size": 32, "length": 8})
+    assert int(flip_scores.confusion.sum()) == 8 * 32 * 32
 
     images = tmp_path / "images"
     images.mkdir()
@@ -75,6 +79,9 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
         assert Image.open(pred_dir / f"{stem}_overlay.png").size == size
     assert not (pred_dir / "broken.png").exists()
     assert "broken.png" in capsys.readouterr().out
+    assert main(["predict", "--checkpoint", str(run / "best.pt"), str(images / "a.png"), "--out", str(tmp_path / "flip"),
+                 "--flip", "--no-progress"]) == 0
+    assert Image.open(tmp_path / "flip" / "a.png").size == (50, 40)
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):
@@ -201,6 +208,9 @@ def test_class_weights_from_the_training_masks(tmp_path):
     torch.testing.assert_close(soft, full.sqrt())
     with pytest.raises(PixelwiseError, match="median_frequency or sqrt_median_frequency or a list"):
         build_criterion(config.replace(class_weights="balanced"), train_set)
+    listed = config_from_args(build_parser().parse_args(["train", *TINY, "--loss", "ce", "--class-weights", "1,2,3,4"]))
+    assert listed.class_weights == [1.0, 2.0, 3.0, 4.0]
+    torch.testing.assert_close(build_criterion(listed, train_set).class_weights, torch.tensor([1.0, 2.0, 3.0, 4.0]))
 
 
 def test_lr_schedules():
@@ -226,6 +236,23 @@ def test_forward_at_scale_runs_small_and_returns_full_size_logits():
     assert forward_at_scale(Probe(), image, scale=0.5).shape == (1, 2, 60, 90)
     assert forward_at_scale(Probe(), image, short_side=30).shape == (1, 2, 60, 90)
     assert seen == [(30, 45), (30, 45)]
+
+
+def test_flip_tta_averages_the_mirror_images_logits():
+    from pixelwise.engine.loop import forward_at_scale
+
+    class LeftRamp(torch.nn.Module):  # not mirror-symmetric: its logits depend on the column
+        def forward(self, x):
+            column = torch.arange(x.shape[-1], dtype=x.dtype).expand_as(x[:, :1])
+            return torch.cat([x[:, :1] * column, x[:, 1:2]], dim=1)
+
+    image = torch.rand(2, 3, 8, 10)
+    model = LeftRamp()
+    plain = forward_at_scale(model, image)
+    mirrored = model(image.flip(-1)).flip(-1)
+    assert not torch.allclose(plain, mirrored)  # the test can tell flipping from not flipping
+    torch.testing.assert_close(forward_at_scale(model, image, flip=True), (plain + mirrored) / 2)
+    assert forward_at_scale(model, image, scale=0.5, flip=True).shape == (2, 2, 8, 10)
 
 
 def test_train_crop_scales_relative_to_the_short_side():

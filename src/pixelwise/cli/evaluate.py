@@ -31,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: %(default)s)")
     parser.add_argument("--input-scale", type=float, default=None,
                         help="run the model on images resized by this factor (default: the training scale)")
+    parser.add_argument("--flip", action="store_true",
+                        help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
     parser.set_defaults(func=run)
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, dataset=args.dataset, root=args.root, split=args.split, out=args.out,
         dataset_options=parse_options(args.dataset_option), num_panels=args.panels, batch_size=args.batch_size,
         workers=args.workers, device=args.device, precision=args.precision, input_scale=args.input_scale,
+        flip=args.flip,
     )
     print(format_table(scores))
     if args.out:

@@ -22,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colour mask (default: %(default)s)")
+    parser.add_argument("--flip", action="store_true",
+                        help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     report = predict(
         checkpoint=args.checkpoint, inputs=args.inputs, out=args.out, batch_size=args.batch_size,
         device=args.device, precision=args.precision, alpha=args.alpha, progress=not args.no_progress,
+        flip=args.flip,
     )
     print(f"wrote {3 * len(report.written)} files for {len(report.written)} images to {args.out}/")
     for path, reason in report.failed.items():

@@ -98,7 +98,7 @@ def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> n
 def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.Module:
     """The loss the config names, with class weights computed from the training masks when asked."""
     weights = None
-    if config.class_weights in MEDIAN_FREQUENCY_POWERS:
+    if isinstance(config.class_weights, str) and config.class_weights in MEDIAN_FREQUENCY_POWERS:
         stats = class_pixel_statistics(
             (train_set.load(i)[1] for i in range(len(train_set))),
             num_classes=train_set.num_classes,

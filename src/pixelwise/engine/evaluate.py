@@ -35,6 +35,7 @@ def evaluate(
     device: str = "auto",
     precision: str = "auto",
     input_scale: float | None = None,
+    flip: bool = False,
 ) -> SegmentationScores:
     """Score ``checkpoint`` on ``dataset``/``split``.
 
@@ -50,6 +51,8 @@ def evaluate(
         device, precision: Where and how to run (see :class:`pixelwise.TrainConfig`).
         input_scale: Run the model on images resized by this factor (logits are upsampled back);
             ``None``: the scale the model was trained at.
+        flip: Horizontal-flip test-time augmentation (average of the image's and its mirror's logits);
+            report it apart from single-pass scores, as papers do.
 
     Returns:
         The dataset-level scores.
@@ -70,7 +73,7 @@ def evaluate(
     short_side = trained.config.get("input_size") if input_scale is None else None
     for image, mask, logits in run_inference(
         trained.model, loader, device=run_device, amp_dtype=amp_dtype, channels_last=True, scale=scale,
-        short_side=short_side,
+        short_side=short_side, flip=flip,
     ):
         prediction = logits.argmax(1)
         confusion.update(prediction, mask)

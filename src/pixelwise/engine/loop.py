@@ -121,13 +121,21 @@ def _optimizer_step(ctx: StepContext) -> None:
     ctx.optimizer.zero_grad(set_to_none=True)
 
 
-def forward_at_scale(model: nn.Module, image: Tensor, *, scale: float = 1.0, short_side: int | None = None) -> Tensor:
+def forward_at_scale(
+    model: nn.Module, image: Tensor, *, scale: float = 1.0, short_side: int | None = None, flip: bool = False
+) -> Tensor:
     """Logits at the input's size for a model run on the image resized by ``scale``
     (or resized so that its shorter side is ``short_side``).
 
     Shrinking the input (``scale < 1``) makes inference cheaper; the logits are upsampled
-    bilinearly back, so scores still count every original pixel.
+    bilinearly back, so scores still count every original pixel. ``flip`` is horizontal-flip
+    test-time augmentation: the logits of the image and of its mirror image (mirrored back) are averaged,
+    at twice the cost.
     """
+    if flip:
+        both = forward_at_scale(model, torch.cat([image, image.flip(-1)]), scale=scale, short_side=short_side)
+        plain, mirrored = both.chunk(2)
+        return (plain + mirrored.flip(-1)) / 2
     if short_side is not None:
         scale = short_side / min(image.shape[-2:])
     if scale == 1.0:
@@ -147,13 +155,14 @@ def run_inference(
     channels_last: bool = False,
     scale: float = 1.0,
     short_side: int | None = None,
+    flip: bool = False,
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """Yield ``(image, mask, logits float32)`` for every batch, the model in eval mode (see :func:`forward_at_scale`)."""
     model.eval()
     for image, mask in loader:
         image, mask = to_device(image, mask, device, channels_last)
         with autocast(device, amp_dtype):
-            logits = forward_at_scale(model, image, scale=scale, short_side=short_side)
+            logits = forward_at_scale(model, image, scale=scale, short_side=short_side, flip=flip)
         yield image, mask, logits.float()
 
 

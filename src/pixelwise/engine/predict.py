@@ -59,12 +59,14 @@ def predict(
     precision: str = "auto",
     alpha: float = 0.5,
     progress: bool = True,
+    flip: bool = False,
 ) -> PredictReport:
     """Segment every input image and write, per image ``NAME``: ``NAME.png`` (index labels with an
     embedded palette), ``NAME_color.png`` (colour mask) and ``NAME_overlay.png`` (blend over the image).
 
     Corrupt or unreadable inputs are reported in the returned ``failed`` map and skipped; the rest
-    are still written. Images of the same size are batched together.
+    are still written. Images of the same size are batched together. ``flip`` adds horizontal-flip
+    test-time augmentation (see :func:`pixelwise.engine.loop.forward_at_scale`).
     """
     run_device = resolve_device(device)
     trained = load_trained(checkpoint, device=run_device)
@@ -85,7 +87,7 @@ def predict(
         with torch.no_grad(), autocast(run_device, amp_dtype):
             labels = forward_at_scale(
                 trained.model, x, scale=float(trained.config.get("input_scale", 1.0)),
-                short_side=trained.config.get("input_size"),
+                short_side=trained.config.get("input_size"), flip=flip,
             ).argmax(1).cpu()  # (B, H, W)
         for (path, image, _), label in zip(batch, labels, strict=True):
             stem = out / path.stem
