@@ -121,7 +121,7 @@ def read_voc_mask(path: Path) -> Tensor:
     try:
         from scipy.io import loadmat
     except ImportError as error:
-        raise PixelwiseError(f"reading SBD mask {path} needs SciPy: pip install "pixelwise[sbd]" (or use SegmentationClassAug PNGs)") from error
+        raise PixelwiseError(f"reading SBD mask {path} needs SciPy: pip install 'pixelwise[sbd]' (or use SegmentationClassAug PNGs)") from error
     try:
         segmentation = loadmat(str(path))["GTcls"]["Segmentation"][0][0]
     except Exception as error:  # damaged or not an SBD GTcls file
