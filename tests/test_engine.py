@@ -222,6 +222,35 @@ def test_lr_schedules():
     assert lr_factor(0.3, schedule="constant", warmup=0.1) == 1.0
 
 
+def test_budget_clock_reads_rank_zeros_clock_every_few_steps_under_torchrun(monkeypatch):
+    from pixelwise.engine import budget as budget_module
+
+    readings = []
+    now = {"t": 0.0}
+    monkeypatch.setattr(budget_module.time, "perf_counter", lambda: now["t"])
+
+    def rank_zero_clock(value, device):  # stands in for the broadcast: rank 0 is 100 s ahead
+        readings.append(value)
+        return value + 1.0
+
+    monkeypatch.setattr(budget_module, "broadcast_value", rank_zero_clock)
+    clock = budget_module.BudgetClock(budget_s=100.0, started=0.0, device=torch.device("cpu"), distributed=True, sync_every=4)
+    seen = []
+    for step in range(9):
+        now["t"] = float(step)
+        seen.append(clock.read())
+    # Read at calls 0, 4 and 8; the value holds between readings, so every rank applies the same LR.
+    assert len(readings) == 3
+    assert seen == [1.0] * 4 + [1.04] * 4 + [1.08]
+    now["t"] = 50.0
+    assert clock.read(exact=True) == pytest.approx(1.5) and len(readings) == 4
+    assert clock.read() == pytest.approx(1.5) and len(readings) == 4  # the exact reading restarts the count
+
+    single = budget_module.BudgetClock(budget_s=100.0, started=0.0, device=torch.device("cpu"), distributed=False)
+    readings.clear()
+    assert single.read() == pytest.approx(0.5) and readings == []  # one process reads its own clock, no broadcast
+
+
 def test_forward_at_scale_runs_small_and_returns_full_size_logits():
     from pixelwise.engine.loop import forward_at_scale
 

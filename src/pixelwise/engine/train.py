@@ -20,6 +20,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
+from pixelwise.engine.budget import BudgetClock
 from pixelwise.engine.builders import (
     build_criterion,
     build_datasets,
@@ -30,12 +31,7 @@ from pixelwise.engine.builders import (
 )
 from pixelwise.engine.checkpoint import load_checkpoint, restore_rng_states, save_checkpoint, unwrap_model
 from pixelwise.engine.config import TrainConfig
-from pixelwise.engine.distributed import (
-    broadcast_flag,
-    broadcast_value,
-    cleanup_distributed,
-    init_distributed,
-)
+from pixelwise.engine.distributed import broadcast_flag, cleanup_distributed, init_distributed
 from pixelwise.engine.loop import StepContext, train_one_epoch, validate
 from pixelwise.engine.run_log import RunLog
 from pixelwise.engine.schedule import lr_factor, resize_factor
@@ -126,16 +122,16 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
     for g in optimizer.param_groups:  # the peak LR; a resumed optimizer already carries it
         g.setdefault("initial_lr", g["lr"])
 
-    def progress() -> float:
-        """Fraction of the run done. A budget runs on rank 0's clock, which every rank reads (one scalar
-        broadcast, called by all ranks at the same points), so that all stop at the same step and
-        apply the same learning rate: DDP keeps replicas equal only if their optimizer steps are."""
-        if budget:
-            return broadcast_value((time.perf_counter() - started) / budget, device)
+    clock = BudgetClock(budget_s=budget, started=started, device=device, distributed=group.distributed) if budget else None
+
+    def progress(*, exact: bool = True) -> float:
+        """Fraction of the run done: steps over total steps, or the budget spent on rank 0's clock."""
+        if clock is not None:
+            return clock.read(exact=exact)
         return state["step"] / total_steps
 
     def before_step() -> bool:
-        done = progress()
+        done = progress(exact=False)  # under torchrun, rank 0's clock is read every few steps, not every step
         if budget and done >= 1.0:
             return False
         factor = lr_factor(done, schedule=config.schedule, warmup=config.warmup)
