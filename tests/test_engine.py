@@ -393,3 +393,12 @@ def test_a_budget_spent_during_bookkeeping_still_ends_on_a_validated_epoch(tmp_p
     assert [row["epoch"] for row in result.history] == [1]
     assert "val_miou" in result.history[0] and np.isfinite(result.history[0]["train_loss"])
     assert load_checkpoint(tmp_path / "slow-save" / "last.pt")["step"] == result.history[0]["step"]
+
+
+def test_evaluation_panels_sample_the_whole_split_not_its_first_frames():
+    from pixelwise.engine.evaluate import spread_indices
+
+    assert spread_indices(101, 6) == {0, 20, 40, 60, 80, 100}
+    assert spread_indices(3, 6) == {0, 1, 2}  # fewer images than panels: every image once
+    assert spread_indices(10, 1) == {0}
+    assert spread_indices(10, 0) == set() and spread_indices(0, 6) == set()

@@ -45,7 +45,7 @@ def evaluate(
         out: Folder for ``metrics.json`` (the ``score`` schema), ``per_class.csv``, ``confusion.png``
             (row-normalised heatmap), ``per_class_iou.png`` and ``panels.png``
             (image | truth | prediction | error map). ``None``: write nothing.
-        num_panels: Samples drawn in the panels.
+        num_panels: Samples drawn in the panels, spread evenly over the split.
         batch_size: Images per forward pass (1 works for datasets of mixed sizes).
         workers: DataLoader worker processes.
         device, precision: Where and how to run (see :class:`pixelwise.TrainConfig`).
@@ -67,6 +67,8 @@ def evaluate(
         )
     confusion = ConfusionMatrix(num_classes=data.num_classes, ignore_index=data.ignore_index, device=run_device)
     samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    panel_indices = spread_indices(len(data), num_panels)
+    seen = 0
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
     amp_dtype = autocast_dtype(run_device, precision)
     scale = trained.config.get("input_scale", 1.0) if input_scale is None else input_scale
@@ -77,12 +79,23 @@ def evaluate(
     ):
         prediction = logits.argmax(1)
         confusion.update(prediction, mask)
-        for i in range(min(image.shape[0], num_panels - len(samples))):
-            samples.append((image[i].cpu(), mask[i].cpu(), prediction[i].cpu()))
+        for i in range(image.shape[0]):
+            if seen + i in panel_indices:
+                samples.append((image[i].cpu(), mask[i].cpu(), prediction[i].cpu()))
+        seen += image.shape[0]
     scores = confusion.compute(class_names=list(data.class_names))
     if out is not None:
         write_evaluation(scores, samples, out=Path(out), palette=list(data.palette), ignore_index=data.ignore_index)
     return scores
+
+
+def spread_indices(total: int, count: int) -> set[int]:
+    """``count`` indices spread evenly over ``range(total)``, first and last included: consecutive frames of
+    a video dataset look alike, so the panels sample the whole split."""
+    count = min(count, total)
+    if count == 1:
+        return {0}
+    return {round(i * (total - 1) / (count - 1)) for i in range(count)}
 
 
 def write_evaluation(
