@@ -377,3 +377,18 @@ def test_overfits_one_small_batch(case: tuple[str, dict[str, Any]]) -> None:
             if accuracy >= 0.95:
                 break
     assert accuracy >= 0.95, f"{name} reached {accuracy:.3f} pixel accuracy in 300 steps"
+
+
+def test_large_transposed_convolutions_run_in_fp32_under_cpu_bf16_autocast() -> None:
+    # oneDNN's bf16 kernels for FCN's 64x64 / 32x32 transposed convolutions are many times slower than fp32.
+    from pixelwise.models.upsample import Upsample
+
+    torch.manual_seed(0)
+    large = Upsample(5, 5, scale=32, mode="transpose", kernel_size=64, bilinear_init=True)
+    small = Upsample(5, 5, scale=2, mode="transpose", kernel_size=4)
+    x = torch.randn(1, 5, 4, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_large, y_small = large(x.bfloat16()), small(x)
+    assert y_large.dtype == torch.float32 and y_large.shape == (1, 5, 128, 128)
+    assert torch.allclose(y_large, large(x.bfloat16().float()), atol=1e-6)  # the same result as fp32 throughout
+    assert y_small.dtype == torch.bfloat16  # small kernels keep bf16, where it is faster

@@ -10,6 +10,11 @@ from pixelwise.errors import PixelwiseError
 
 UPSAMPLING_MODES = ("transpose", "nearest", "bilinear")
 
+FP32_TRANSPOSE_KERNEL = 16
+"""Transposed convolutions with a larger kernel run in fp32 under CPU bf16 autocast: oneDNN's bf16 kernels for
+them are slow (measured on a 2-core AMX Xeon, 21 channels, one forward: 64x64 stride 32 at 16x16 input
+1126 ms vs 52 in fp32; 32x32 stride 16: 213 vs 35; 16x16 stride 8: 34 vs 27, its training step 54 vs 103)."""
+
 
 def check_upsampling(mode: str) -> str:
     """Return ``mode`` or raise a :class:`PixelwiseError` naming the valid modes."""
@@ -92,6 +97,9 @@ class Upsample(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.mode == "transpose":
+            if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and max(self.conv.kernel_size) > FP32_TRANSPOSE_KERNEL:
+                with torch.autocast("cpu", enabled=False):
+                    return self.conv(x.float())  # (N, C_out, s*H, s*W), fp32
             return self.conv(x)  # (N, C_out, s*H, s*W)
         size = (x.shape[-2] * self.scale, x.shape[-1] * self.scale)
         return self.conv(resize(x, size, mode=self.mode))  # (N, C_out, s*H, s*W)
