@@ -8,6 +8,7 @@ simulated to fail.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from torch import nn
 
 import pixelwise
 from pixelwise.errors import PixelwiseError
-from pixelwise.models import create_model, list_models, load_model, save_model
+from pixelwise.modelfile import load_model, save_model
+from pixelwise.models import create_model, list_models
 from pixelwise.models.upsample import bilinear_kernel
 from pixelwise.registry import UnknownNameError
 
@@ -99,9 +101,37 @@ def test_forward_backward_and_save_load(case: tuple[str, dict[str, Any]], tmp_pa
     path = save_model(model, tmp_path / "model.pt")
     loaded = load_model(path)
     assert type(loaded) is type(model) and not loaded.training
-    assert loaded.pixelwise_config == model.pixelwise_config
+    # the file holds JSON values: a tuple option (decoder_channels) comes back as a list
+    assert json.loads(json.dumps(loaded.pixelwise_config)) == json.loads(json.dumps(model.pixelwise_config))
     with torch.no_grad():
         torch.testing.assert_close(loaded(images), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_only_the_head_makes_class_scores_and_padding_fits_the_encoder(case: tuple[str, dict[str, Any]]) -> None:
+    """encoder -> decoder -> head: every class-sized layer is in the head; inputs pad to the deepest stride."""
+    name, options = case
+    model = build(name, options, num_classes=7).eval()
+    other = build(name, options, num_classes=5)
+    # Only the heads depend on num_classes: every other parameter has the same name and shape.
+    body = {k: v.shape for k, v in model.state_dict().items() if not k.startswith(("head.", "aux_head."))}
+    assert body == {k: v.shape for k, v in other.state_dict().items() if not k.startswith(("head.", "aux_head."))}
+    assert any(k.startswith("head.") for k in model.state_dict())
+
+    assert model.size_divisor == max(model.encoder.reductions)
+    images = torch.randn(1, 3, 37, 53)  # odd, not a multiple of any stride
+    padded = torch.zeros(1, 3, 64, 64)  # a multiple of every stride
+    with torch.no_grad():
+        features = model.encoder(padded)
+        decoded = model.decoder(features)
+        scores = model.head(decoded)
+        logits = model(images)
+    for feature, reduction in zip(features, model.encoder.reductions, strict=True):
+        assert feature.shape[-2:] == (64 // reduction, 64 // reduction)  # the reductions the divisor comes from
+    levels = decoded if isinstance(decoded, list) else [decoded]
+    assert all(level.shape[1] != 7 for level in levels)  # features, not class scores
+    assert scores.shape[:2] == (1, 7)
+    assert logits.shape == (1, 7, 37, 53)
 
 
 def test_load_model_needs_neither_network_nor_the_original_weights_file(tmp_path) -> None:
@@ -191,7 +221,7 @@ def test_config_records_defaults_for_rebuilding() -> None:
 
 def test_public_api_exports() -> None:
     assert pixelwise.create_model is create_model
-    assert callable(pixelwise.models.load_model) and callable(pixelwise.models.save_model)
+    assert callable(pixelwise.load_model) and callable(pixelwise.save_model) and callable(pixelwise.Predictor.from_file)
 
 
 # --- pixelwise models: the table ----------------------------------------------------------------
@@ -245,15 +275,15 @@ def test_fcn8s_on_vgg16_is_the_papers_network() -> None:
 
 def test_fcn_skip_scores_start_at_zero_and_upsampling_starts_bilinear() -> None:
     model = build("fcn8s", {"encoder_options": VGG_TINY, "head": "light"})
-    for skip in model.decoder.skips:
+    for skip in model.head.skips:
         assert skip["score"].weight.abs().sum() == 0
     # 1D factor of the 4x4 kernel for 2x: 1 - |t - 1.5| / 2 for t = 0..3.
     taps = torch.tensor([0.25, 0.75, 0.75, 0.25])
     torch.testing.assert_close(bilinear_kernel(1, 4)[0, 0], taps[:, None] * taps[None, :])
-    upscore = model.decoder.skips[0]["upscore"].conv.weight
+    upscore = model.head.skips[0]["upscore"].conv.weight
     torch.testing.assert_close(upscore[1, 1], taps[:, None] * taps[None, :])
     assert upscore[0, 1].abs().sum() == 0  # class 1 never leaks into class 0
-    assert not model.head.conv.weight.requires_grad  # the final 8x deconvolution stays bilinear
+    assert not model.head.final.conv.weight.requires_grad  # the final 8x deconvolution stays bilinear
 
 
 def test_fcn_paper_head_starts_from_vggs_fully_connected_layers(tmp_path) -> None:
@@ -267,7 +297,7 @@ def test_fcn_paper_head_starts_from_vggs_fully_connected_layers(tmp_path) -> Non
     torch.save(state, tmp_path / "vgg16.pth")
     model = create_model("fcn8s", num_classes=3, pretrained=str(tmp_path / "vgg16.pth"),
                          encoder_options=VGG_TINY, fc_channels=16)
-    fc6, fc7 = model.decoder.score_fr[0], model.decoder.score_fr[3]
+    fc6, fc7 = model.decoder.fc[0], model.decoder.fc[3]
     torch.testing.assert_close(fc6.weight, state["classifier.0.weight"].view(16, 32, 7, 7))
     torch.testing.assert_close(fc7.weight[:, :, 0, 0], state["classifier.3.weight"])
     torch.testing.assert_close(model.encoder.block5_conv3.weight, state["features.28.weight"])
@@ -279,7 +309,8 @@ def test_fcn_paper_head_starts_from_vggs_fully_connected_layers(tmp_path) -> Non
 def test_segnet_decoder_unpools_to_the_encoders_argmax_positions() -> None:
     model = build("segnet", {"encoder_options": VGG_TINY}).eval()
     features = model.encoder(torch.randn(1, 3, 64, 64))
-    pooled, indices = features[:5], features[5:]
+    pooled, indices = list(features), features.indices
+    assert len(pooled) == len(indices) == 5  # the feature list holds the pooled maps only
     assert all(i.dtype == torch.int64 and i.shape == p.shape for p, i in zip(pooled, indices, strict=True))
     seen = {}
     model.decoder.stages[0].register_forward_pre_hook(lambda module, args: seen.setdefault("unpooled", args[0]))

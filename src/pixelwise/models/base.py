@@ -1,8 +1,15 @@
 """The shape every pixelwise model shares: encoder -> decoder -> head -> back to the input size.
 
-``forward`` is written once, here. An architecture file only assembles an encoder
-(which reports ``out_channels`` and ``reductions`` for the features it returns), a
-decoder that consumes that list of features, and a head that produces class scores.
+``forward`` is written once, here. An architecture file only assembles three parts, each with
+one job:
+
+- the **encoder** returns a list of feature maps, shallow to deep, and reports ``out_channels``
+  and ``reductions`` for them (SegNet's list also carries its pooling indices, ``segnet.py``);
+- the **decoder** turns that list into the features the head reads: one feature map, or for the
+  two architectures that classify at several strides and sum the scores (FCN's skips, LR-ASPP's
+  two branches) the list of those maps, shallow to deep. A decoder computes no class scores;
+- the **head**, and only the head, maps them to class scores. Every layer whose shape depends on
+  ``num_classes`` lives in the head (or the auxiliary head), so a new head retargets a model.
 """
 
 from __future__ import annotations
@@ -72,14 +79,23 @@ def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
 class SegmentationModel(nn.Module):
     """encoder -> decoder -> head, with padding for any input size.
 
+    The input is zero-padded to a multiple of ``size_divisor``, the encoder's deepest stride, and
+    the logits cropped back. Every stride-2 step then halves its input exactly, so each feature is
+    exactly ``1 / reduction`` of the padded input: U-Net's concatenations, FCN's score sums and
+    SegNet's unpooling line up without crops. Padding to the deepest stride is enough for every
+    model here; the dilated encoders of PSPNet and DeepLab report their output stride (8 or 16)
+    as their deepest reduction, so they pad less.
+
     Args:
-        encoder: Returns a list of features for an input padded to ``size_divisor``.
-        decoder: Maps that list of features to one feature map.
+        encoder: Returns a list of features, shallow to deep; its ``reductions`` set ``size_divisor``.
+        decoder: Maps that list to the features the head reads (see the module docstring).
         head: Maps the decoder output to class scores (any stride; resized here).
-        size_divisor: The input is zero-padded to a multiple of this, then cropped back.
         aux_head: Optional auxiliary classifier on ``encoder`` features (PSPNet, DeepLab);
             returned only when ``forward(..., return_aux=True)``.
         aux_index: Which encoder feature the auxiliary head reads.
+
+    Attributes:
+        size_divisor: ``max(encoder.reductions)``: H and W are padded to a multiple of it.
 
     Shape:
         input ``(N, C_in, H, W)`` -> logits ``(N, num_classes, H, W)``.
@@ -88,10 +104,9 @@ class SegmentationModel(nn.Module):
     def __init__(
         self,
         *,
-        encoder: nn.Module,
+        encoder: Encoder,
         decoder: nn.Module,
         head: nn.Module,
-        size_divisor: int,
         aux_head: nn.Module | None = None,
         aux_index: int = -2,
     ) -> None:
@@ -100,7 +115,7 @@ class SegmentationModel(nn.Module):
         self.decoder = decoder
         self.head = head
         self.aux_head = aux_head
-        self.size_divisor = size_divisor
+        self.size_divisor = max(encoder.reductions)
         self.aux_index = aux_index
 
     def forward(self, x: Tensor, *, return_aux: bool = False) -> Tensor | tuple[Tensor, Tensor]:

@@ -130,6 +130,5 @@ def deeplabv3(
         encoder=encoder_module,
         decoder=decoder,
         head=ClassifierHead(channels, num_classes, dropout=0.1),
-        size_divisor=max(encoder_module.reductions),
         aux_head=AuxHead(encoder_module.out_channels[-2], num_classes) if aux else None,
     )

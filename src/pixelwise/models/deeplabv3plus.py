@@ -122,5 +122,4 @@ def deeplabv3plus(
         encoder=encoder_module,
         decoder=decoder,
         head=nn.Conv2d(channels, num_classes, 1),
-        size_divisor=max(encoder_module.reductions),
     )

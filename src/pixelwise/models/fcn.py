@@ -14,10 +14,20 @@ score layers start at zero, so training starts from the coarser net's prediction
 paper (which pads the input by 100 and crops), the input is zero-padded to a multiple of 32, so
 no crop offsets are needed.
 
-Two heads on pool5: ``"paper"`` (fc6 = 7x7 conv to 4096 channels, fc7 = 1x1 conv to 4096,
-each with ReLU and dropout 0.5, then the 1x1 class scores; 134M parameters on VGG16) and
-``"light"`` (the 1x1 class scores straight on pool5, as on pool4 and pool3; 15M parameters).
+Two choices of what sits on pool5 (the ``head`` option): ``"paper"`` (fc6 = 7x7 conv to 4096
+channels, fc7 = 1x1 conv to 4096, each with ReLU and dropout 0.5, then the 1x1 class scores;
+134M parameters on VGG16) and ``"light"`` (the 1x1 class scores straight on pool5, as on pool4
+and pool3; 15M parameters).
 Any encoder with features at strides 8, 16 and 32 works (e.g. ``resnet34``).
+
+Where decoder and head meet. FCN's skips fuse *class scores*, not features: FCN-8s scores pool3,
+pool4 and fc7 (pool5 for the light head) separately and sums the score maps coarse to fine. To
+keep that network exactly while no decoder computes class scores, the line is drawn after the
+last layer that is independent of the classes: :class:`FCNDecoder` runs fc6/fc7 on pool5 and
+returns the three maps the skips read (pool3, pool4, fc7: shallow to deep), and :class:`FCNHead`
+holds every class-sized layer: the score layers, the learned 2x upsamplings between them and
+the fixed final upsampling. Moving the fusion into the decoder would put class scores there;
+fusing features instead of scores (upsample fc7, then classify) would be another network.
 """
 
 from __future__ import annotations
@@ -38,10 +48,10 @@ from pixelwise.models.upsample import Upsample, check_upsampling
 FCN_HEADS = ("paper", "light")
 
 
-def fc_head(in_channels: int, num_classes: int, *, head: str, fc_channels: int) -> nn.Sequential:
-    """Class scores on the deepest feature: fc6/fc7 as convolutions (paper) or a bare 1x1 conv (light)."""
+def fc_layers(in_channels: int, *, head: str, fc_channels: int) -> nn.Module:
+    """fc6/fc7 as convolutions on pool5 (``"paper"``), or nothing (``"light"``: pool5 is scored directly)."""
     if head == "light":
-        return nn.Sequential(nn.Conv2d(in_channels, num_classes, 1))
+        return nn.Identity()
     if head != "paper":
         raise PixelwiseError(f"unknown FCN head {head!r}; choose one of {', '.join(FCN_HEADS)}")
     return nn.Sequential(
@@ -51,18 +61,17 @@ def fc_head(in_channels: int, num_classes: int, *, head: str, fc_channels: int) 
         nn.Conv2d(fc_channels, fc_channels, 1),  # fc7
         nn.ReLU(inplace=True),
         nn.Dropout(0.5),
-        nn.Conv2d(fc_channels, num_classes, 1),  # score_fr
     )
 
 
-def convolutionalize(head: nn.Sequential, state_dict: dict[str, Tensor]) -> bool:
+def convolutionalize(fc: nn.Sequential, state_dict: dict[str, Tensor]) -> bool:
     """Start fc6/fc7 from VGG16's fully connected layers, reshaped into convolutions (the paper's init).
 
     torchvision's ``classifier.0`` (4096 x 512*7*7) becomes the 7x7 fc6 and ``classifier.3``
-    (4096 x 4096) the 1x1 fc7. Returns ``False`` (head unchanged) when ``state_dict`` has no
+    (4096 x 4096) the 1x1 fc7. Returns ``False`` (``fc`` unchanged) when ``state_dict`` has no
     such layers or their shapes do not fit (e.g. ``fc_channels`` other than 4096).
     """
-    fc6, fc7 = head[0], head[3]
+    fc6, fc7 = fc[0], fc[3]
     pairs = [(fc6, "classifier.0"), (fc7, "classifier.3")]
     if not all(
         f"{key}.weight" in state_dict and state_dict[f"{key}.weight"].numel() == conv.weight.numel()
@@ -83,55 +92,81 @@ def _zero_init(conv: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
+SKIP_STRIDES = {32: (32,), 16: (16, 32), 8: (8, 16, 32)}
+"""The encoder strides each variant scores (FCN-32s, -16s, -8s), shallow to deep."""
+
+
 class FCNDecoder(nn.Module):
-    """Scores on pool5 (stride 32), refined with pool4 (16) and pool3 (8) scores for FCN-16s/8s.
+    """fc6/fc7 on pool5, and pool4/pool3 passed through: the maps whose scores the head fuses.
 
     Args:
         encoder_channels: Channels of every encoder feature.
         reductions: Stride of every encoder feature.
-        num_classes: Output classes.
-        stride: 32, 16 or 8: the variant (FCN-32s, -16s, -8s) and the stride of the output.
+        stride: 32, 16 or 8: the variant (FCN-32s, -16s, -8s); its finest level.
         head: ``"paper"`` or ``"light"`` (see the module docstring).
         fc_channels: Width of fc6/fc7 in the paper head (4096).
-        upsampling: ``"transpose"`` (paper: bilinear-initialised, learned) or ``"bilinear"``/``"nearest"``.
+
+    Attributes:
+        out_channels: Channels of each returned map.
 
     Shape:
-        list of encoder features -> ``(N, num_classes, H/stride, W/stride)``.
+        list of encoder features -> ``[pool3 (N, C_3, H/8, W/8), pool4 (N, C_4, H/16, W/16),
+        fc7 (N, fc_channels, H/32, W/32)]``, the levels of ``SKIP_STRIDES[stride]``.
     """
 
     def __init__(
-        self,
-        *,
-        encoder_channels: Sequence[int],
-        reductions: Sequence[int],
-        num_classes: int,
-        stride: int,
-        head: str,
-        fc_channels: int,
-        upsampling: str,
+        self, *, encoder_channels: Sequence[int], reductions: Sequence[int], stride: int, head: str, fc_channels: int
     ) -> None:
         super().__init__()
-        self.pool5 = feature_index(reductions, 32)
-        self.score_fr = fc_head(encoder_channels[self.pool5], num_classes, head=head, fc_channels=fc_channels)
-        self.skips = nn.ModuleList()  # (score_poolN, upscore2) per finer stride
-        self.skip_indices: list[int] = []
-        for skip_stride in (16, 8)[: {32: 0, 16: 1, 8: 2}[stride]]:
-            index = feature_index(reductions, skip_stride)
-            self.skip_indices.append(index)
-            self.skips.append(
-                nn.ModuleDict({
-                    "score": _zero_init(nn.Conv2d(encoder_channels[index], num_classes, 1)),
-                    "upscore": Upsample(
-                        num_classes, num_classes, scale=2, mode=upsampling, kernel_size=4, bias=False, bilinear_init=True
-                    ),
-                })
-            )
+        self.indices = [feature_index(reductions, level) for level in SKIP_STRIDES[stride]]
+        self.fc = fc_layers(encoder_channels[self.indices[-1]], head=head, fc_channels=fc_channels)
+        deepest = fc_channels if head == "paper" else encoder_channels[self.indices[-1]]
+        self.out_channels = [*(encoder_channels[index] for index in self.indices[:-1]), deepest]
 
-    def forward(self, features: list[Tensor]) -> Tensor:
-        scores = self.score_fr(features[self.pool5])  # (N, K, H/32, W/32)
-        for index, skip in zip(self.skip_indices, self.skips, strict=True):
-            scores = skip["upscore"](scores) + skip["score"](features[index])  # (N, K, 2h, 2w)
-        return scores
+    def forward(self, features: list[Tensor]) -> list[Tensor]:
+        *skips, pool5 = (features[index] for index in self.indices)
+        return [*skips, self.fc(pool5)]  # shallow to deep; fc7: (N, fc_channels, H/32, W/32)
+
+
+class FCNHead(nn.Module):
+    """Class scores on every level, fused coarse to fine, upsampled to the input: FCN's skip architecture.
+
+    ``score_fr`` scores the deepest map; each finer level adds its zero-initialised score
+    (``score_pool4``, ``score_pool3``) to the running scores upsampled 2x (``upscore``, a learned
+    transposed convolution starting bilinear); ``final`` upsamples ``stride``x, fixed bilinear.
+
+    Args:
+        in_channels: Channels of each decoder map, shallow to deep.
+        num_classes: Output classes.
+        stride: Stride of the finest map (32, 16, 8): the factor of the final upsampling.
+        upsampling: ``"transpose"`` (paper) or ``"bilinear"``/``"nearest"``.
+
+    Shape:
+        the decoder's maps -> ``(N, num_classes, H, W)``.
+    """
+
+    def __init__(self, *, in_channels: Sequence[int], num_classes: int, stride: int, upsampling: str) -> None:
+        super().__init__()
+        self.score_fr = nn.Conv2d(in_channels[-1], num_classes, 1)
+        self.skips = nn.ModuleList(  # (score_poolN, upscore) per finer level, coarse to fine
+            nn.ModuleDict({
+                "score": _zero_init(nn.Conv2d(channels, num_classes, 1)),
+                "upscore": Upsample(
+                    num_classes, num_classes, scale=2, mode=upsampling, kernel_size=4, bias=False, bilinear_init=True
+                ),
+            })
+            for channels in in_channels[-2::-1]
+        )
+        self.final = Upsample(
+            num_classes, num_classes, scale=stride, mode=upsampling, kernel_size=2 * stride, bias=False, bilinear_init=True
+        )
+        self.final.requires_grad_(False)  # the paper keeps the last upsampling fixed to bilinear interpolation
+
+    def forward(self, levels: list[Tensor]) -> Tensor:
+        scores = self.score_fr(levels[-1])  # (N, K, H/32, W/32)
+        for level, skip in zip(levels[-2::-1], self.skips, strict=True):
+            scores = skip["upscore"](scores) + skip["score"](level)  # (N, K, 2h, 2w)
+        return self.final(scores)  # (N, K, H, W)
 
 
 def fcn(
@@ -153,17 +188,15 @@ def fcn(
         encoder, in_channels=in_channels, pretrained=pretrained, freeze=freeze_encoder, options=encoder_options
     )
     decoder = FCNDecoder(
-        encoder_channels=encoder_module.out_channels, reductions=encoder_module.reductions, num_classes=num_classes,
-        stride=stride, head=head, fc_channels=fc_channels, upsampling=upsampling,
+        encoder_channels=encoder_module.out_channels, reductions=encoder_module.reductions,
+        stride=stride, head=head, fc_channels=fc_channels,
     )
     if head == "paper" and pretrained is not None and encoder in VGG_ENCODERS:
-        convolutionalize(decoder.score_fr, read_vgg_weights(encoder, pretrained)[0])
-    final = Upsample(
-        num_classes, num_classes, scale=stride, mode=upsampling, kernel_size=2 * stride, bias=False, bilinear_init=True
-    )
-    final.requires_grad_(False)  # the paper keeps the last upsampling fixed to bilinear interpolation
+        convolutionalize(decoder.fc, read_vgg_weights(encoder, pretrained)[0])
     return SegmentationModel(
-        encoder=encoder_module, decoder=decoder, head=final, size_divisor=max(encoder_module.reductions)
+        encoder=encoder_module,
+        decoder=decoder,
+        head=FCNHead(in_channels=decoder.out_channels, num_classes=num_classes, stride=stride, upsampling=upsampling),
     )
 
 

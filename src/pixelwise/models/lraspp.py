@@ -7,6 +7,11 @@ ReLU to 128 channels is multiplied by a squeeze-and-excitation-like gate (global
 1x1 conv, sigmoid); the result is upsampled to stride 8, classified by a 1x1 conv and added to a
 1x1 classifier on the stride-8 feature. As in torchvision, the gate pools globally (the paper
 uses a 49x49 pooling window with stride (16, 20) tuned to 1024x2048 Cityscapes crops).
+
+Like FCN's skips, the two branches are classified separately and their scores summed, so the
+decoder returns both stride-8 maps (the low-level feature and the gated high-level branch) and
+the head holds the two classifiers. One classifier on their concatenation would be the same
+function with one bias fewer (another parameter count); summing scores is the paper's layout.
 """
 
 from __future__ import annotations
@@ -25,32 +30,50 @@ from pixelwise.models.upsample import resize
 
 
 class LRASPPDecoder(nn.Module):
-    """Gated high-level branch plus low-level classifier; returns class scores at stride 8.
+    """The gated high-level branch, upsampled to stride 8, beside the stride-8 encoder feature.
 
     Args:
         encoder_channels: Channels of each encoder feature.
         reductions: Strides of each encoder feature (one must be 8).
-        num_classes: Output classes.
         channels: Width of the high-level branch (128).
 
+    Attributes:
+        out_channels: Channels of the two returned maps (low-level, high-level).
+
     Shape:
-        list of encoder features -> ``(N, num_classes, H/8, W/8)``.
+        list of encoder features -> ``[(N, C_low, H/8, W/8), (N, channels, H/8, W/8)]``.
     """
 
-    def __init__(self, *, encoder_channels: Sequence[int], reductions: Sequence[int], num_classes: int, channels: int) -> None:
+    def __init__(self, *, encoder_channels: Sequence[int], reductions: Sequence[int], channels: int) -> None:
         super().__init__()
         self.low_index = feature_index(reductions, 8)
-        high, low = encoder_channels[-1], encoder_channels[self.low_index]
+        high = encoder_channels[-1]
         self.cbr = ConvBNReLU(high, channels, kernel_size=1)
         self.gate = nn.Sequential(nn.Conv2d(high, channels, 1, bias=False), nn.Sigmoid())
-        self.low_classifier = nn.Conv2d(low, num_classes, 1)
-        self.high_classifier = nn.Conv2d(channels, num_classes, 1)
+        self.out_channels = [encoder_channels[self.low_index], channels]
 
-    def forward(self, features: list[Tensor]) -> Tensor:
+    def forward(self, features: list[Tensor]) -> list[Tensor]:
         high, low = features[-1], features[self.low_index]
         x = self.cbr(high) * self.gate(global_avg_pool2d(high))  # (N, channels, H/16, W/16)
-        x = resize(x, low.shape[-2:])  # (N, channels, H/8, W/8)
-        return self.low_classifier(low) + self.high_classifier(x)  # (N, num_classes, H/8, W/8)
+        return [low, resize(x, low.shape[-2:])]  # (N, C_low, H/8, W/8), (N, channels, H/8, W/8)
+
+
+class LRASPPHead(nn.Module):
+    """A 1x1 classifier on each of the decoder's two maps; the scores are summed.
+
+    Shape:
+        ``[(N, C_low, h, w), (N, C_high, h, w)]`` -> ``(N, num_classes, h, w)``.
+    """
+
+    def __init__(self, *, in_channels: Sequence[int], num_classes: int) -> None:
+        super().__init__()
+        low, high = in_channels
+        self.low_classifier = nn.Conv2d(low, num_classes, 1)
+        self.high_classifier = nn.Conv2d(high, num_classes, 1)
+
+    def forward(self, levels: list[Tensor]) -> Tensor:
+        low, high = levels
+        return self.low_classifier(low) + self.high_classifier(high)  # (N, num_classes, H/8, W/8)
 
 
 @register_model("lraspp")
@@ -83,9 +106,7 @@ def lraspp(
         freeze=freeze_encoder, options=encoder_options,
     )
     decoder = LRASPPDecoder(
-        encoder_channels=encoder_module.out_channels, reductions=encoder_module.reductions,
-        num_classes=num_classes, channels=channels,
+        encoder_channels=encoder_module.out_channels, reductions=encoder_module.reductions, channels=channels
     )
-    return SegmentationModel(
-        encoder=encoder_module, decoder=decoder, head=nn.Identity(), size_divisor=max(encoder_module.reductions)
-    )
+    head = LRASPPHead(in_channels=decoder.out_channels, num_classes=num_classes)
+    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head)

@@ -10,13 +10,18 @@ unpooling slide: every value goes back to where its maximum came from, zeros els
 decoder convolutions follow the authors' Caffe model: e.g. ``conv5_3_D .. conv5_1_D`` 512 -> 512,
 ``conv4_1_D`` 512 -> 256, ..., and ``conv1_1_D`` gives the class scores.
 
+The indices travel beside the features, not among them: the encoder returns
+:class:`PooledFeatures`, an ordinary list of the five pooled maps (what every encoder returns,
+so ``SegmentationModel.forward`` and an auxiliary head read it as usual) whose ``indices``
+attribute holds the five index maps the decoder unpools with.
+
 Bayesian SegNet (``dropout=0.5``) adds dropout after encoder stages 3-5 and decoder stages 5-3
 (the "central" placement); :func:`mc_dropout_predict` samples it at test time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -33,6 +38,23 @@ CENTRAL_STAGES = (3, 4, 5)
 """Stages that Bayesian SegNet's dropout follows, in the encoder and the decoder."""
 
 
+class PooledFeatures(list[Tensor]):
+    """The pooled map of every encoder stage, shallow to deep, with the positions of each pooling's maxima.
+
+    A plain feature list for everything that indexes it; only SegNet's decoder reads ``indices``.
+    Slicing or copying gives a plain ``list`` without them.
+
+    Args:
+        maps: Pooled maps ``(N, C_i, H_i, W_i)``, shallow to deep.
+        indices: For each map, its max-pooling's indices: int64 of the same shape, each the flat
+            position of the maximum within the ``2H_i x 2W_i`` input plane (``nn.MaxPool2d(return_indices=True)``).
+    """
+
+    def __init__(self, maps: Iterable[Tensor], indices: Iterable[Tensor]) -> None:
+        super().__init__(maps)
+        self.indices = list(indices)
+
+
 class SegNetEncoder(Encoder):
     """Runs a VGG-style encoder stage by stage, keeping every max-pooling's indices.
 
@@ -42,7 +64,8 @@ class SegNetEncoder(Encoder):
         dropout: Bayesian SegNet's dropout after stages 3-5 (0 = plain SegNet).
 
     Shape:
-        ``(N, C, H, W)`` -> the five pooled maps followed by their five index maps.
+        ``(N, C, H, W)`` -> :class:`PooledFeatures`: five maps ``(N, C_i, H / 2^i, W / 2^i)``, and
+        their five index maps.
     """
 
     def __init__(self, encoder: nn.Module, *, dropout: float = 0.0) -> None:
@@ -53,7 +76,7 @@ class SegNetEncoder(Encoder):
         self.stage_depths = tuple(encoder.stage_depths)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
-    def forward(self, x: Tensor) -> list[Tensor]:
+    def forward(self, x: Tensor) -> PooledFeatures:
         pooled, indices = [], []
         for stage in range(1, len(self.stage_depths) + 1):
             x, index = self.encoder.forward_stage(x, stage)  # (N, C, H/2, W/2) twice
@@ -61,7 +84,7 @@ class SegNetEncoder(Encoder):
                 x = self.dropout(x)
             pooled.append(x)
             indices.append(index)
-        return pooled + indices
+        return PooledFeatures(pooled, indices)
 
 
 class SegNetDecoder(nn.Module):
@@ -73,7 +96,7 @@ class SegNetDecoder(nn.Module):
         dropout: Bayesian SegNet's dropout after decoder stages 5-3.
 
     Shape:
-        pooled maps + index maps -> ``(N, encoder_channels[0], H, W)``.
+        :class:`PooledFeatures` -> ``(N, encoder_channels[0], H, W)``.
     """
 
     def __init__(self, *, encoder_channels: Sequence[int], stage_depths: Sequence[int], dropout: float = 0.0) -> None:
@@ -90,11 +113,9 @@ class SegNetDecoder(nn.Module):
             self.stages.append(nn.Sequential(*layers))
         self.out_channels = encoder_channels[0]
 
-    def forward(self, features: list[Tensor]) -> Tensor:
-        count = len(features) // 2
-        pooled, indices = features[:count], features[count:]
-        x = pooled[-1]
-        for stage, index in zip(self.stages, indices[::-1], strict=True):
+    def forward(self, features: PooledFeatures) -> Tensor:
+        x = features[-1]
+        for stage, index in zip(self.stages, features.indices[::-1], strict=True):
             x = F.max_unpool2d(x, index, kernel_size=2, stride=2)  # (N, C, 2h, 2w), zeros off the maxima
             x = stage(x)
         return x
@@ -132,7 +153,7 @@ def segnet(
         encoder_module.freeze()
     decoder = SegNetDecoder(encoder_channels=base.out_channels, stage_depths=base.stage_depths, dropout=dropout)
     head = nn.Conv2d(decoder.out_channels, num_classes, 3, padding=1)  # conv1_1_D
-    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head, size_divisor=max(base.reductions))
+    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head)
 
 
 @torch.no_grad()

@@ -184,4 +184,4 @@ def unet(
         upsampling=upsampling,
     )
     head = nn.Conv2d(decoder.out_channels, num_classes, kernel_size=1)
-    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head, size_divisor=max(encoder_module.reductions))
+    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head)

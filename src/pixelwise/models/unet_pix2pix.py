@@ -109,4 +109,4 @@ def unet_pix2pix(
         encoder_channels=encoder_module.out_channels, reductions=encoder_module.reductions, decoder_channels=widths
     )
     head = transposed_conv3x3(decoder.out_channels, num_classes, bias=True)  # the tutorial's last layer
-    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head, size_divisor=max(encoder_module.reductions))
+    return SegmentationModel(encoder=encoder_module, decoder=decoder, head=head)
