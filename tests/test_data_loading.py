@@ -63,6 +63,23 @@ def test_masks_keep_stored_values(tmp_path):
     assert read_mask(gif)[0].tolist() == [[0, 2], [1, 2]]  # indices, not expanded colours
 
 
+def test_masks_of_fewer_than_8_bits_keep_their_indices(tmp_path):
+    indices = np.arange(16, dtype=np.uint8).reshape(2, 8)
+    four_bit = Image.fromarray(indices).convert("P")
+    four_bit.putpalette([v for c in voc_palette(16) for v in c])
+    four_bit.save(tmp_path / "p4.png", bits=4)
+    Image.fromarray(indices % 2 == 1).save(tmp_path / "b1.png")  # mode "1": a 1-bit greyscale PNG
+    assert read_mask(tmp_path / "p4.png")[0].tolist() == indices.tolist()
+    assert read_mask(tmp_path / "b1.png")[0].tolist() == (indices % 2).tolist()  # 0 and 1, not 0 and 255
+
+
+def test_voc_palette_is_vocs_and_stays_distinct_past_256():
+    colours = voc_palette(1024)
+    assert colours[:4] == ((0, 0, 0), (128, 0, 0), (0, 128, 0), (128, 128, 0))
+    assert colours[255] == (224, 224, 192)  # VOC's colour of its 255 "void" border
+    assert len(set(colours)) == 1024
+
+
 def test_label_map_and_colour_table_flag_unknown_values():
     labels = LabelMap({0: 0, 255: 1})
     assert labels(torch.tensor([[0, 255], [3, 70000]])).tolist() == [[0, 1], [-1, -1]]
@@ -102,7 +119,7 @@ def test_size_mismatch_names_both_files_and_hints_exif(tmp_path):
     folder(tmp_path, ["a"], size=(2, 3))
     save(tmp_path / "masks" / "a.png", np.ones((3, 2), dtype=np.uint8))
     data = create_dataset("folder", root=tmp_path, split="all")
-    with pytest.raises(PixelwiseError, match=r"images/a\.png is 3x2 but mask .*masks/a\.png is 2x3.*EXIF"):
+    with pytest.raises(PixelwiseError, match=r"masks/a\.png: mask is 2x3 but image .*images/a\.png is 3x2 .*EXIF"):
         data[0]
 
 

@@ -66,8 +66,8 @@ def test_planted_faults_are_named_with_their_fix(tmp_path):
     found = problems_by_file(report)
     assert not report.ok
     assert len(found["a.png"]) == 1 and found["a.png"][0].startswith("error: image cannot be decoded")
-    assert found["b.png"] == ["error: mask is 4x4 but image b.png is 4x2 (width x height)"]
-    assert found["c.png"] == ["error: 2 pixels have value(s) 9, 40, not a class (0..2 or 255)"]
+    assert found["b.png"] == [f"error: mask is 4x4 but image {root / 'images' / 'b.png'} is 4x2 (width x height)"]
+    assert found["c.png"] == ["error: 2 pixels have value(s) 9, 40, not a class (0..2 or the ignore index 255)"]
     assert found["d.png"] == ["error: image has no mask"]
     assert found["notes.txt"] == ["warning: not an image file (never read)"]
     assert found["e.png"][0].startswith("error: mask cannot be decoded")
@@ -123,8 +123,8 @@ def test_planted_faults_in_real_camvid_files(tmp_path):
     report = verify_dataset(dataset="camvid", root=tmp_path)
     found = problems_by_file(report)
     assert found[broken] == [found[broken][0]] and found[broken][0].startswith("error: image cannot be decoded")
-    assert found[wrong_size] == [f"error: mask is 240x180 but image {wrong_size} is 480x360 (width x height)"]
-    assert found[bad_label] == ["error: 100 pixels have value(s) 12, not a class (0..10 or 255)"]
+    assert found[wrong_size] == [f"error: mask is 240x180 but image {tmp_path / 'val' / wrong_size} is 480x360 (width x height)"]
+    assert found[bad_label] == ["error: 100 pixels have value(s) 12, not a class (0..10 or the ignore index 255)"]
     assert found[no_mask] == ["error: image has no mask"]
     assert found["Thumbs.db"] == ["warning: not an image file (never read)"]
     assert [(s.name, s.images, s.pairs) for s in report.splits] == [("val", 4, 3)]

@@ -9,6 +9,7 @@ and sigmoid(0) = 1/2, sigmoid(ln3) = 3/4, sigmoid(-ln3) = 1/4.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -16,8 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.errors import PixelwiseError
 from pixelwise.losses import (
+    LOSSES,
     bce_dice_loss,
     binary_cross_entropy,
     binary_dice_loss,
@@ -335,6 +338,13 @@ def test_ignore_index_none_counts_every_pixel():
     assert create_loss("ce", ignore_index=0)(logits, target).item() == pytest.approx(2 * LN2)
 
 
+def test_every_loss_defaults_to_the_one_ignore_index():
+    functions = [bce_dice_loss, binary_cross_entropy, binary_dice_loss, class_pixel_statistics, create_loss,
+                 cross_entropy, dice_loss, focal_loss, lovasz_softmax, ohem_cross_entropy]
+    for loss in functions + [LOSSES.get(name) for name in list_losses()]:
+        assert inspect.signature(loss).parameters["ignore_index"].default == IGNORE_INDEX, loss
+
+
 # --- registry --------------------------------------------------------------------------------
 
 
@@ -403,7 +413,7 @@ def test_inverse_frequency_weights_by_hand():
 
 
 def test_class_pixel_statistics_rejects_bad_labels_and_batches():
-    with pytest.raises(ValueError, match=r"mask 1 holds label\(s\) \[7\] outside 0..2"):
+    with pytest.raises(ValueError, match=r"mask 1 has value\(s\) 7, not a class \(0\.\.2 or the ignore index 255\)"):
         class_pixel_statistics([torch.zeros(2, 2, dtype=torch.long), torch.tensor([[7, 0]])], num_classes=3)
     with pytest.raises(ValueError, match="one \\(H, W\\) mask per image"):
         class_pixel_statistics([torch.zeros(4, 2, 2, dtype=torch.long)], num_classes=3)

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.labels import LabelError
+from pixelwise.errors import PixelwiseError
 from pixelwise.metrics import ConfusionMatrix, confusion_matrix, format_table, scores_from_confusion
 
 
@@ -91,10 +94,28 @@ def test_ignored_pixels_are_not_counted_and_out_of_range_labels_raise():
     pred = torch.tensor([[0, 0, 1]])
     cm = confusion_matrix(pred, truth, num_classes=2, ignore_index=255)
     assert cm.tolist() == [[1, 0], [1, 0]]
-    with pytest.raises(ValueError, match="outside 0..1"):
+    with pytest.raises(ValueError, match=r"truth has value\(s\) 2, not a class \(0\.\.1 or the ignore index 255\)"):
         confusion_matrix(pred, torch.tensor([[0, 2, 1]]), num_classes=2, ignore_index=255)
-    with pytest.raises(ValueError, match="prediction"):
+    with pytest.raises(ValueError, match=r"prediction has value\(s\) 7, not a class \(0\.\.1\)"):
         confusion_matrix(torch.tensor([[0, 7, 1]]), truth, num_classes=2, ignore_index=255)
+    # a prediction at an ignored pixel is never counted, so any value is fine there
+    assert confusion_matrix(torch.tensor([[0, 0, 9]]), truth, num_classes=2).tolist() == [[1, 0], [1, 0]]
+
+
+def test_ignore_index_defaults_to_the_constant_and_none_counts_every_pixel():
+    assert IGNORE_INDEX == 255
+    truth = torch.tensor([[0, 1, 255]])
+    pred = torch.tensor([[0, 0, 1]])
+    assert confusion_matrix(pred, truth, num_classes=2).tolist() == [[1, 0], [1, 0]]  # 255 left out
+    cm = ConfusionMatrix(num_classes=2)
+    assert cm.ignore_index == IGNORE_INDEX
+    cm.update(pred, truth)
+    assert cm.matrix.tolist() == [[1, 0], [1, 0]]
+    # ignore_index=None: every pixel counts, so a 255 in the truth is an error, not a skipped pixel
+    with pytest.raises(LabelError, match=r"value\(s\) 255, not a class \(0\.\.1\)") as raised:
+        confusion_matrix(pred, truth, num_classes=2, ignore_index=None)
+    assert isinstance(raised.value, PixelwiseError) and isinstance(raised.value, ValueError)
+    assert confusion_matrix(pred, torch.tensor([[0, 1, 1]]), num_classes=2, ignore_index=None).tolist() == [[1, 0], [1, 1]]
 
 
 def test_undefined_scores_are_null_in_json_and_dash_in_table():

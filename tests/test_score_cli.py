@@ -74,34 +74,56 @@ def test_size_mismatch(folders, capsys):
     assert "img1.png" in err and "size" in err
 
 
-def test_label_out_of_range_unless_ignored(folders, tmp_path, capsys):
+def test_ignore_index_defaults_to_255_and_none_counts_every_pixel(folders, tmp_path, capsys):
     pred, truth = folders
     labels = np.zeros((4, 4))
     labels[2, 2] = 255
     write_labels(truth / "img1.png", labels)
-    out = tmp_path / "never.json"
-    err = run_bad(["score", str(pred), str(truth), "--num-classes", "2", "--json", str(out)], capsys)
-    assert "img1.png" in err and "255" in err and "--ignore-index" in err
-    assert not out.exists()  # nothing half-written
-    assert main(["score", str(pred), str(truth), "--num-classes", "2", "--ignore-index", "255"]) == 0
+    out = tmp_path / "scores.json"
+    assert main(["score", str(pred), str(truth), "--num-classes", "2", "--json", str(out)]) == 0
+    assert sum(map(sum, json.loads(out.read_text())["confusion_matrix"])) == 15  # the 255 pixel is not counted
+    never = tmp_path / "never.json"
+    err = run_bad(["score", str(pred), str(truth), "--num-classes", "2", "--ignore-index", "none", "--json", str(never)], capsys)
+    assert "img1.png" in err and "value(s) 255" in err and "--ignore-index" in err
+    assert not never.exists()  # nothing half-written
+    assert main(["score", str(pred), str(truth), "--num-classes", "2", "--ignore-index", "7"]) == 2
+    assert "value(s) 255, not a class (0..1 or the ignore index 7)" in capsys.readouterr().err
+
+
+def test_bad_ignore_index_is_a_usage_error(folders, capsys):
+    pred, truth = folders
+    with pytest.raises(SystemExit):
+        main(["score", str(pred), str(truth), "--num-classes", "2", "--ignore-index", "void"])
+    assert "'void' is not a label" in capsys.readouterr().err
 
 
 def test_prediction_label_out_of_range(folders, capsys):
     pred, truth = folders
     write_labels(pred / "img1.png", np.full((4, 4), 3))
     err = run_bad(["score", str(pred), str(truth), "--num-classes", "2"], capsys)
-    assert str(pred / "img1.png") in err and "[3]" in err
+    assert str(pred / "img1.png") in err and "value(s) 3, not a class (0..1)" in err
 
 
 def test_unreadable_and_non_image_files(folders, capsys):
     pred, truth = folders
     (pred / "img1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     err = run_bad(["score", str(pred), str(truth), "--num-classes", "2"], capsys)
-    assert "img1.png" in err and "not a readable image" in err
+    assert "img1.png" in err and "cannot be decoded" in err
     (pred / "img1.png").unlink()
     (pred / "img1.txt").write_text("hello")
     err = run_bad(["score", str(pred), str(truth), "--num-classes", "2"], capsys)
     assert "img1.txt" in err
+
+
+def test_low_bit_depth_palette_png_gives_its_indices(folders, capsys):
+    pred, truth = folders
+    labels = np.zeros((4, 4), np.uint8)
+    labels[0, 0] = labels[0, 1] = 1  # the truth exactly
+    picture = Image.fromarray(labels).convert("P")
+    picture.putpalette([0, 0, 0, 255, 0, 0] * 2)
+    picture.save(pred / "img1.png", bits=1)  # a 1-bit palette PNG, as some tools write binary masks
+    assert main(["score", str(pred), str(truth), "--num-classes", "2"]) == 0
+    assert "pixel accuracy 1.000" in capsys.readouterr().out
 
 
 def test_rgb_file_is_refused(folders, capsys):

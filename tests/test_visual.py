@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.labels import voc_palette
 from pixelwise.metrics import scores_from_confusion
 from pixelwise.visual import (
     bar_chart,
@@ -45,6 +50,22 @@ def test_default_palette_is_voc_and_distinct():
     colors = default_palette(256)
     assert len(set(colors)) == 256
     assert colors[255] == (224, 224, 192)  # VOC's colour of its 255 "void" border
+    assert default_palette(300) == list(voc_palette(300))  # one colour map for datasets and pictures
+
+
+def test_every_drawing_defaults_to_the_one_ignore_index():
+    for draw in (colorize, overlay, save_label_png, error_image, save_panels):
+        assert inspect.signature(draw).parameters["ignore_index"].default == IGNORE_INDEX, draw
+    assert colorize(np.array([[0, IGNORE_INDEX]]), palette=PALETTE)[0, 1].tolist() == [255, 255, 255]
+
+
+def test_importing_the_library_loads_no_matplotlib_tensorboard_or_onnx():
+    # matplotlib is imported when a picture is drawn, TensorBoard when a run logs to it, onnx on export.
+    modules = "pixelwise.data, pixelwise.losses, pixelwise.metrics, pixelwise.metrics.folders, pixelwise.visual, pixelwise.utils.atomic, pixelwise.utils.hardware"
+    heavy = "{'matplotlib', 'tensorboard', 'onnx', 'onnxruntime', 'onnxscript'}"
+    code = f"import sys, {modules}; print(sorted({heavy} & {{m.split('.')[0] for m in sys.modules}}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_colorize_maps_each_label_and_ignore_exactly():

@@ -4,8 +4,9 @@ Every format gives ``(image uint8 (C, H, W), mask int64 (H, W))`` pairs through 
 :func:`create_dataset` (``--dataset NAME --root PATH --split S`` on the command line).
 """
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data import ade20k, camvid, cityscapes, folder, isbi, pets, shapes, voc  # noqa: F401  (registers)
-from pixelwise.data.base import IGNORE_INDEX, DatasetInfo, SegmentationDataset
+from pixelwise.data.base import DatasetInfo, SegmentationDataset
 from pixelwise.data.files import FileDataset, Sample
 from pixelwise.data.registry import (
     DATASETS,

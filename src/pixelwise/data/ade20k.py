@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelwise.data.base import IGNORE_INDEX, DatasetInfo, PairTransform
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.base import DatasetInfo, PairTransform
 from pixelwise.data.files import FileDataset, MissingMasks, pair_by_stem, require_root
 from pixelwise.data.labels import LabelMap, voc_palette
 from pixelwise.data.registry import register_dataset, register_splits

@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-IGNORE_INDEX = 255
-"""The default label of pixels that no metric or loss counts (VOC borders, CamVid void, ...)."""
+from pixelwise.constants import IGNORE_INDEX
 
 PairTransform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
@@ -22,7 +21,8 @@ class DatasetInfo:
     Attributes:
         class_names: One name per class, in label order.
         palette: One RGB colour per class for colour masks, panels and overlays.
-        ignore_index: Mask value left out of losses and metrics (``None``: none).
+        ignore_index: Mask value left out of losses and metrics (default
+            :data:`~pixelwise.constants.IGNORE_INDEX`; ``None``: every pixel counts).
         image_channels: Channels of the images the dataset gives (3 for RGB, 1 for greyscale), so
             a model can be built with the matching ``in_channels``.
     """

@@ -23,6 +23,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".g
 
 _GIF_MAGIC = b"GIF8"
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_BIT_DEPTH = 24  # byte offset of the bit depth in a PNG's IHDR chunk, which comes first
 
 
 def read_image(path: Path, *, channels: int = 3) -> Tensor:
@@ -54,9 +56,11 @@ def read_image(path: Path, *, channels: int = 3) -> Tensor:
 def read_mask(path: Path) -> Tensor:
     """Read a mask's stored values without changing them.
 
-    Palette PNGs give their palette *indices* (as VOC stores labels), 16-bit PNGs their 16-bit
-    values, colour masks their RGB colours. GIF masks go through PIL so that palette indices
-    are kept (torchvision expands GIFs to RGB).
+    This is pixelwise's one reader of label files: datasets, ``pixelwise data verify`` and
+    ``pixelwise score`` all read masks here. Palette PNGs give their palette *indices* (as VOC
+    stores labels), 16-bit PNGs their 16-bit values, 1-bit PNGs 0 and 1, colour masks their RGB
+    colours. GIF masks and PNGs of fewer than 8 bits per pixel go through PIL so that palette
+    indices are kept (torchvision expands GIFs to RGB and returns packed bits for such PNGs).
 
     Args:
         path: The mask file.
@@ -69,8 +73,9 @@ def read_mask(path: Path) -> Tensor:
     """
     _require_file(path, "mask")
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head.startswith(_GIF_MAGIC):
+        head = handle.read(_PNG_BIT_DEPTH + 1)
+    low_bit_png = head.startswith(_PNG_MAGIC) and len(head) > _PNG_BIT_DEPTH and head[_PNG_BIT_DEPTH] < 8
+    if head.startswith(_GIF_MAGIC) or low_bit_png:
         return _pil_read(path, mode=None, what="mask")
     try:
         return decode_image(str(path), mode=ImageReadMode.UNCHANGED, apply_exif_orientation=True)
@@ -100,7 +105,7 @@ def _pil_read(path: Path, *, mode: str | None, what: str) -> Tensor:
                 picture = picture.convert("I")  # 16-bit greyscale: read as 32-bit, stored values kept
             elif picture.mode not in ("1", "L", "P", "LA", "RGB", "RGBA", "I"):
                 picture = picture.convert("RGB")  # CMYK, YCbCr, ...: only colour is meaningful
-            array = np.asarray(picture)
+            array = np.array(picture)  # a writable copy: torch.from_numpy warns on read-only arrays
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError... for damaged files
         raise PixelwiseError(
             f"{what} file {path} cannot be decoded ({error}); it is damaged or not an image: "

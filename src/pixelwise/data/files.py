@@ -1,8 +1,8 @@
 """A dataset of image files paired with mask files: what every on-disk format builds.
 
 A format only has to find its ``(image, mask)`` file pairs and say how stored mask values
-become class indices; decoding, size and label checks, missing-mask policy and caching live
-here once.
+become class indices; decoding, the size check, missing-mask policy and caching live here once
+(the label rule itself lives in :mod:`pixelwise.data.labels`, the readers in :mod:`pixelwise.data.decode`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from torch import Tensor
 
 from pixelwise.data.base import DatasetInfo, PairTransform, SegmentationDataset
 from pixelwise.data.decode import IMAGE_SUFFIXES, read_image, read_mask
-from pixelwise.data.labels import ColorTable, LabelMap
+from pixelwise.data.labels import (
+    INVALID,
+    ColorTable,
+    LabelMap,
+    allowed_labels,
+    check_labels,
+    describe_invalid,
+    invalid_labels,
+)
 from pixelwise.errors import PixelwiseError
 
 MissingMasks = Literal["error", "skip", "ignore"]
@@ -88,10 +96,11 @@ class FileDataset(SegmentationDataset):
         self.labels = labels
         self.colors = colors
         if labels is not None:
-            allowed = {-1, *range(info.num_classes), info.ignore_index}
-            unexpected = set(labels.table.unique().tolist()) - allowed
-            if unexpected:  # a format's own table is wrong: a bug, not bad user data
-                raise ValueError(f"label map produces {sorted(unexpected)}, outside {info.num_classes} classes and ignore")
+            table = labels.table
+            bad = invalid_labels(table, num_classes=info.num_classes, ignore_index=info.ignore_index) & (table != INVALID)
+            if bad.any():  # a format's own table is wrong: a bug, not bad user data
+                allowed = allowed_labels(num_classes=info.num_classes, ignore_index=info.ignore_index)
+                raise ValueError(f"label map produces {describe_invalid(table, bad)}, not a class ({allowed}); fix the format's LabelMap")
         self.read_mask = mask_reader
         self.expected_extras = tuple(expected_extras)
 
@@ -104,20 +113,18 @@ class FileDataset(SegmentationDataset):
         if sample.mask is None:
             assert self.info.ignore_index is not None  # checked in __init__
             return image, torch.full(image.shape[-2:], self.info.ignore_index, dtype=torch.int64)
-        mask = self.mask_to_labels(self.read_mask(sample.mask), path=sample.mask)
+        stored = self.read_mask(sample.mask)
+        mask = self.mask_to_labels(stored, path=sample.mask)
         check_sizes(image=image, mask=mask, sample=sample)
         low, high = (int(v) for v in torch.aminmax(mask))
         # Lookup and colour tables only produce classes, the ignore index or -1, so min/max settle most masks.
         closed = self.labels is not None or self.colors is not None
         if low >= 0 and (high < self.info.num_classes or (closed and high == self.info.ignore_index)):
             return image, mask
-        bad = invalid_labels(mask, info=self.info)
-        if bad.any():
-            raise PixelwiseError(
-                f"mask {sample.mask} has {describe_invalid(self.read_mask(sample.mask), bad)}, outside the "
-                f"{self.info.num_classes} classes (and ignore index {self.info.ignore_index}); fix the mask or the "
-                "dataset options (run `pixelwise data verify` to list every bad file)"
-            )
+        check_labels(
+            mask, num_classes=self.info.num_classes, ignore_index=self.info.ignore_index, source=f"mask {sample.mask}",
+            stored=stored, fix="fix the mask or the dataset options (run `pixelwise data verify` to list every bad file)",
+        )  # fmt: skip
         return image, mask
 
     def mask_to_labels(self, stored: Tensor, *, path: Path) -> Tensor:
@@ -136,40 +143,26 @@ class FileDataset(SegmentationDataset):
         return self.labels(values) if self.labels is not None else values.to(torch.int64)
 
 
+def size_mismatch(*, image: Tensor, mask: Tensor, sample: Sample) -> tuple[str, str] | None:
+    """``(problem, fix)`` when the image ``(C, H, W)`` and the mask ``(H, W)`` differ in size, else ``None``.
+
+    Transposed sizes point at an EXIF orientation tag: decoders rotate the image by it, not the mask.
+    """
+    (ih, iw), (mh, mw) = image.shape[-2:], mask.shape[-2:]
+    if (ih, iw) == (mh, mw):
+        return None
+    problem = f"mask is {mw}x{mh} but image {sample.image} is {iw}x{ih} (width x height)"
+    if (ih, iw) == (mw, mh):
+        return problem, "the image is probably rotated by its EXIF orientation tag: rotate the mask the same way or strip the tag"
+    return problem, "re-export the pair at one size (resize masks with nearest-neighbour sampling)"
+
+
 def check_sizes(*, image: Tensor, mask: Tensor, sample: Sample) -> None:
-    """Raise if the image ``(C, H, W)`` and the mask ``(H, W)`` differ in size, hinting at EXIF rotation."""
-    image_size, mask_size = tuple(image.shape[-2:]), tuple(mask.shape[-2:])
-    if image_size == mask_size:
-        return
-    hint = (
-        "; the sizes are transposed: the image is probably rotated by its EXIF orientation tag, so rotate "
-        "the mask the same way or strip the tag"
-        if image_size == mask_size[::-1]
-        else "; resize the mask with nearest-neighbour sampling or re-export the pair"
-    )
-    raise PixelwiseError(
-        f"image {sample.image} is {image_size[1]}x{image_size[0]} but mask {sample.mask} is "
-        f"{mask_size[1]}x{mask_size[0]} (width x height){hint}"
-    )
-
-
-def invalid_labels(mask: Tensor, *, info: DatasetInfo) -> Tensor:
-    """Boolean ``(H, W)``: pixels whose label is neither a class nor the ignore index."""
-    bad = (mask < 0) | (mask >= info.num_classes)
-    if info.ignore_index is not None:
-        bad &= mask != info.ignore_index
-    return bad
-
-
-def describe_invalid(stored: Tensor, bad: Tensor, *, limit: int = 8) -> str:
-    """Name the stored values (or colours) at the ``bad`` pixels, e.g. ``"values 12, 40"``."""
-    if stored.shape[0] >= 3:
-        colours = torch.unique(stored[:3, bad].T, dim=0).tolist()  # (N, 3)
-        shown = ", ".join(f"({r},{g},{b})" for r, g, b in colours[:limit])
-        return f"{len(colours)} unknown colour(s) {shown}{' ...' if len(colours) > limit else ''}"
-    values = torch.unique(stored[0][bad]).tolist()
-    shown = ", ".join(str(v) for v in values[:limit])
-    return f"value(s) {shown}{' ...' if len(values) > limit else ''}"
+    """Raise :class:`PixelwiseError` when :func:`size_mismatch` finds one."""
+    mismatch = size_mismatch(image=image, mask=mask, sample=sample)
+    if mismatch is not None:
+        problem, fix = mismatch
+        raise PixelwiseError(f"{sample.mask}: {problem}; {fix}")
 
 
 def require_root(root: str | Path | None, *, dataset: str, layout: str) -> Path:

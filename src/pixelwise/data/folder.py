@@ -30,7 +30,8 @@ from pathlib import Path
 
 import yaml
 
-from pixelwise.data.base import IGNORE_INDEX, DatasetInfo, PairTransform
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.base import DatasetInfo, PairTransform
 from pixelwise.data.files import FileDataset, MissingMasks, Sample, pair_by_stem, require_root
 from pixelwise.data.labels import RGB, ColorTable, voc_palette
 from pixelwise.data.registry import register_dataset, register_splits

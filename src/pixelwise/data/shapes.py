@@ -15,6 +15,7 @@ import zlib
 import torch
 from torch import Tensor
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.base import DatasetInfo, PairTransform, SegmentationDataset
 from pixelwise.data.registry import register_dataset
 from pixelwise.errors import PixelwiseError
@@ -22,7 +23,7 @@ from pixelwise.errors import PixelwiseError
 SHAPES_INFO = DatasetInfo(
     class_names=("background", "circle", "square", "triangle"),
     palette=((0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200)),
-    ignore_index=255,
+    ignore_index=IGNORE_INDEX,
 )
 _SPLIT_LENGTHS = {"train": 512, "val": 128, "test": 128}
 

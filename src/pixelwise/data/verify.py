@@ -19,7 +19,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from pixelwise.data.decode import IMAGE_SUFFIXES, is_jpeg, read_image
-from pixelwise.data.files import FileDataset, Sample, describe_invalid, invalid_labels
+from pixelwise.data.files import FileDataset, Sample, size_mismatch
+from pixelwise.data.labels import allowed_labels, describe_invalid, invalid_labels
 from pixelwise.data.registry import create_dataset, list_splits
 from pixelwise.data.verify_report import Problem, Severity, SplitSummary, VerifyReport
 from pixelwise.errors import PixelwiseError
@@ -139,25 +140,20 @@ def _check_sample(data: FileDataset, sample: Sample) -> tuple[list[Found], list[
     except PixelwiseError as error:
         found.append(("error", str(sample.mask), str(error), "see the message"))
         return found, nothing, 0
-    if image is not None and tuple(image.shape[-2:]) != tuple(labels.shape):
-        (ih, iw), (mh, mw) = image.shape[-2:], labels.shape
-        transposed = (ih, iw) == (mw, mh)
-        found.append((
-            "error", str(sample.mask), f"mask is {mw}x{mh} but image {sample.image.name} is {iw}x{ih} (width x height)",
-            "rotate the mask like the image's EXIF orientation tag, or strip the tag" if transposed
-            else "re-export the pair at one size (resize masks with nearest-neighbour sampling)",
-        ))  # fmt: skip
-    bad = invalid_labels(labels, info=data.info)
+    mismatch = size_mismatch(image=image, mask=labels, sample=sample) if image is not None else None
+    if mismatch is not None:
+        found.append(("error", str(sample.mask), *mismatch))
+    info = data.info
+    bad = invalid_labels(labels, num_classes=info.num_classes, ignore_index=info.ignore_index)
     if bad.any():
-        ignore = data.info.ignore_index
-        classes = f"0..{data.info.num_classes - 1}" + (f" or {ignore}" if ignore is not None else "")
+        allowed = allowed_labels(num_classes=info.num_classes, ignore_index=info.ignore_index)
         found.append((
-            "error", str(sample.mask), f"{int(bad.sum())} pixels have {describe_invalid(stored, bad)}, not a class ({classes})",
+            "error", str(sample.mask), f"{int(bad.sum())} pixels have {describe_invalid(stored, bad)}, not a class ({allowed})",
             "relabel those pixels, or fix the dataset options (num_classes, mode, colour table)",
         ))  # fmt: skip
     valid = labels[~bad]
-    ignored = valid == data.info.ignore_index if data.info.ignore_index is not None else torch.zeros_like(valid, dtype=torch.bool)
-    counts = torch.bincount(valid[~ignored], minlength=data.info.num_classes).tolist()
+    ignored = valid == info.ignore_index if info.ignore_index is not None else torch.zeros_like(valid, dtype=torch.bool)
+    counts = torch.bincount(valid[~ignored], minlength=info.num_classes).tolist()
     return found, counts, int(ignored.sum())
 
 

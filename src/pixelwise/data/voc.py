@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pixelwise.data.base import IGNORE_INDEX, DatasetInfo, PairTransform
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.base import DatasetInfo, PairTransform
 from pixelwise.data.decode import read_mask
 from pixelwise.data.files import FileDataset, MissingMasks, Sample, require_root
 from pixelwise.data.labels import LabelMap, voc_palette

@@ -3,7 +3,8 @@
 Importing this package imports (and so registers) every loss file.
 
 Every loss takes logits ``(N, C, H, W)`` and an ``int64`` target ``(N, H, W)``; pixels equal
-to ``ignore_index`` (default 255) add nothing to the loss and get no gradient.
+to ``ignore_index`` (default :data:`pixelwise.constants.IGNORE_INDEX`, 255; ``None``: every
+pixel counts) add nothing to the loss and get no gradient.
 
 Example:
     >>> from pixelwise.losses import create_loss

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.dice import binary_dice_loss
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     check_logits_and_target,
     masked_mean,
     sigmoid_targets,
@@ -21,7 +21,7 @@ from pixelwise.losses.targets import (
 )
 
 
-def binary_cross_entropy(logits: Tensor, target: Tensor, *, ignore_index: int | None = DEFAULT_IGNORE_INDEX) -> Tensor:
+def binary_cross_entropy(logits: Tensor, target: Tensor, *, ignore_index: int | None = IGNORE_INDEX) -> Tensor:
     """Sigmoid BCE averaged over every (pixel, channel) that counts.
 
     With one channel, label 1 is the foreground; with ``C`` channels each channel is the
@@ -48,7 +48,7 @@ def bce_dice_loss(
     logits: Tensor,
     target: Tensor,
     *,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
     bce_weight: float = 1.0,
     dice_weight: float = 1.0,
     smooth: float = 1.0,
@@ -88,7 +88,7 @@ class BCEDiceLoss(nn.Module):
     def __init__(
         self,
         *,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
         bce_weight: float = 1.0,
         dice_weight: float = 1.0,
         smooth: float = 1.0,

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pixelwise.losses.targets import DEFAULT_IGNORE_INDEX
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.labels import check_labels
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def class_pixel_statistics(
     masks: Iterable[Tensor | np.ndarray],
     *,
     num_classes: int,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> ClassPixelStatistics:
     """Count pixels per class (one ``bincount`` per mask).
 
@@ -57,8 +58,8 @@ def class_pixel_statistics(
         The counts needed by :func:`median_frequency_weights` and :func:`inverse_frequency_weights`.
 
     Raises:
-        ValueError: A mask holds a batch of images, or a label outside ``0 .. C-1`` that is
-            not the ignore index.
+        ValueError: A mask holds a batch of images; :class:`~pixelwise.data.labels.LabelError`
+            (a ``ValueError``): a label outside ``0 .. C-1`` that is not the ignore index.
     """
     pixel_counts = torch.zeros(num_classes, dtype=torch.int64)
     image_pixel_counts = torch.zeros(num_classes, dtype=torch.int64)
@@ -71,13 +72,10 @@ def class_pixel_statistics(
         if mask.ndim != 2:
             raise ValueError(f"mask {index} has shape {tuple(mask.shape)}; pass one (H, W) mask per image")
         labels = mask.reshape(-1).long()
+        check_labels(labels, num_classes=num_classes, ignore_index=ignore_index, source=f"mask {index}",
+                     fix="check num_classes and ignore_index against the dataset")
         if ignore_index is not None:
             labels = labels[labels != ignore_index]
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-            bad = sorted({int(v) for v in labels[(labels < 0) | (labels >= num_classes)].unique()[:5]})
-            raise ValueError(
-                f"mask {index} holds label(s) {bad} outside 0..{num_classes - 1} and not the ignore index {ignore_index}"
-            )
         counts = torch.bincount(labels, minlength=num_classes)  # (C,)
         present = counts > 0
         pixel_counts += counts

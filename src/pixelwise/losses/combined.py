@@ -10,11 +10,12 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.cross_entropy import cross_entropy
 from pixelwise.losses.dice import dice_loss
 from pixelwise.losses.ohem import ohem_cross_entropy
 from pixelwise.losses.registry import register_loss
-from pixelwise.losses.targets import DEFAULT_IGNORE_INDEX, as_class_weights
+from pixelwise.losses.targets import as_class_weights
 
 
 @register_loss("ce_dice")
@@ -38,7 +39,7 @@ class CEDiceLoss(nn.Module):
         self,
         *,
         class_weights: Tensor | Sequence[float] | None = None,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
         label_smoothing: float = 0.0,
         smooth: float = 1.0,
         ce_weight: float = 1.0,

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     as_class_weights,
     check_class_weights,
     check_logits_and_target,
@@ -23,7 +23,7 @@ def cross_entropy(
     target: Tensor,
     *,
     weight: Tensor | None = None,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
     label_smoothing: float = 0.0,
 ) -> Tensor:
     """Mean cross-entropy over the pixels that count, as ``F.cross_entropy(reduction="mean")``.
@@ -81,7 +81,7 @@ class CrossEntropyLoss(nn.Module):
         self,
         *,
         class_weights: Tensor | Sequence[float] | None = None,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     check_logits_and_target,
     safe_labels,
     sigmoid_targets,
@@ -54,7 +54,7 @@ def dice_loss(
     logits: Tensor,
     target: Tensor,
     *,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
     smooth: float = 1.0,
 ) -> Tensor:
     """Multiclass soft Dice loss: ``1 - mean`` of the per-class Dice of ``softmax(logits)``.
@@ -110,7 +110,7 @@ def binary_dice_loss(
     logits: Tensor,
     target: Tensor,
     *,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
     smooth: float = 1.0,
 ) -> Tensor:
     """Sigmoid soft Dice loss: binary (one channel) or one-vs-all (``C`` channels).
@@ -148,7 +148,7 @@ class DiceLoss(nn.Module):
         smooth: Added to numerator and denominator of each class's Dice.
     """
 
-    def __init__(self, *, ignore_index: int | None = DEFAULT_IGNORE_INDEX, smooth: float = 1.0) -> None:
+    def __init__(self, *, ignore_index: int | None = IGNORE_INDEX, smooth: float = 1.0) -> None:
         super().__init__()
         self.ignore_index = ignore_index
         self.smooth = smooth

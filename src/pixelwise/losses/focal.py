@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     as_class_weights,
     check_class_weights,
     check_logits_and_target,
@@ -32,7 +32,7 @@ def focal_loss(
     *,
     gamma: float = 2.0,
     alpha: Tensor | None = None,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Mean softmax focal loss over the pixels that count.
 
@@ -83,7 +83,7 @@ class FocalLoss(nn.Module):
         *,
         gamma: float = 2.0,
         class_weights: Tensor | Sequence[float] | None = None,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
     ) -> None:
         super().__init__()
         self.gamma = gamma

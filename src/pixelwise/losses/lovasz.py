@@ -18,9 +18,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     check_logits_and_target,
     one_hot,
     upcast,
@@ -55,7 +55,7 @@ def lovasz_softmax(
     logits: Tensor,
     target: Tensor,
     *,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
     per_image: bool = False,
     classes: Literal["present", "all"] = "present",
 ) -> Tensor:
@@ -114,7 +114,7 @@ class LovaszSoftmaxLoss(nn.Module):
     def __init__(
         self,
         *,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
         per_image: bool = False,
         classes: Literal["present", "all"] = "present",
     ) -> None:

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.losses.registry import register_loss
 from pixelwise.losses.targets import (
-    DEFAULT_IGNORE_INDEX,
     as_class_weights,
     check_class_weights,
     check_logits_and_target,
@@ -35,7 +35,7 @@ def ohem_cross_entropy(
     threshold: float = 0.7,
     min_kept: float = 1 / 16,
     weight: Tensor | None = None,
-    ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Mean cross-entropy over the hard pixels.
 
@@ -95,7 +95,7 @@ class OhemCrossEntropyLoss(nn.Module):
         self,
         *,
         class_weights: Tensor | Sequence[float] | None = None,
-        ignore_index: int | None = DEFAULT_IGNORE_INDEX,
+        ignore_index: int | None = IGNORE_INDEX,
         threshold: float = 0.7,
         min_kept: float = 1 / 16,
     ) -> None:

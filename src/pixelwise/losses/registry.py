@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.errors import PixelwiseError
 from pixelwise.registry import Registry
 
@@ -43,7 +44,7 @@ def loss_options(name: str) -> list[str]:
 def create_loss(
     name: str,
     *,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     class_weights: Tensor | Sequence[float] | None = None,
     **options: Any,
 ) -> nn.Module:
@@ -52,7 +53,7 @@ def create_loss(
     Args:
         name: A name from :func:`list_losses`: ``"ce"``, ``"dice"``, ``"ce_dice"``,
             ``"bce_dice"``, ``"focal"``, ``"lovasz"``.
-        ignore_index: Label of pixels that add nothing to the loss (``None``: none).
+        ignore_index: Label of pixels that add nothing to the loss (``None``: every pixel counts).
         class_weights: Per-class weights ``(C,)`` for the losses that take them
             (see :func:`loss_options`); passing them to another loss is an error rather than
             silently unused.

@@ -1,7 +1,7 @@
 """Turning an ``int64`` label map into what the losses need: a validity mask, a one-hot tensor.
 
 Every loss in pixelwise takes logits ``(N, C, H, W)`` and a target ``(N, H, W)`` of class
-indices in which ``ignore_index`` (default 255, the :data:`pixelwise.data.base.IGNORE_INDEX`)
+indices in which ``ignore_index`` (default :data:`pixelwise.constants.IGNORE_INDEX`, 255)
 marks pixels that must not count: they add nothing to the loss and receive no gradient.
 ``ignore_index=None`` counts every pixel.
 
@@ -15,8 +15,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-
-DEFAULT_IGNORE_INDEX = 255
 
 
 def check_logits_and_target(logits: Tensor, target: Tensor, *, loss: str) -> None:

@@ -1,8 +1,8 @@
 """A dataset-level confusion matrix that adds across batches, images and processes.
 
 Rows are the ground truth, columns the prediction. Pixels whose truth equals
-``ignore_index`` are left out. The counting is one ``bincount`` over integer
-tensors: no Python loop over pixels, images or classes.
+``ignore_index`` (default :data:`~pixelwise.constants.IGNORE_INDEX`) are left out. The
+counting is one ``bincount`` over integer tensors: no Python loop over pixels, images or classes.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.labels import check_labels
+
 
 def confusion_matrix(
     pred: Tensor,
     target: Tensor,
     *,
     num_classes: int,
-    ignore_index: int | None = None,
+    ignore_index: int | None = IGNORE_INDEX,
     validate: bool = True,
 ) -> Tensor:
     """Count (truth, prediction) pairs.
@@ -25,9 +28,10 @@ def confusion_matrix(
         pred: Predicted class indices, any integer dtype.
         target: Ground-truth class indices, same shape as ``pred``.
         num_classes: Number of classes ``C``; valid labels are ``0 .. C-1``.
-        ignore_index: Truth value whose pixels are not counted (``None``: count all).
-        validate: Raise ``ValueError`` on labels outside ``0 .. C-1`` (other than the
-            ignore index) instead of silently dropping them.
+        ignore_index: Truth value whose pixels are not counted (``None``: count every pixel).
+        validate: Raise :class:`~pixelwise.data.labels.LabelError` (a ``ValueError``) on truth
+            labels outside ``0 .. C-1`` other than the ignore index, and on predictions outside
+            ``0 .. C-1`` at counted pixels, instead of silently dropping them.
 
     Returns:
         ``int64`` tensor of shape ``(C, C)``, rows = truth, columns = prediction.
@@ -41,15 +45,12 @@ def confusion_matrix(
     target = target.reshape(-1).long()
     valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
     if validate:
-        bad_truth = valid & ((target < 0) | (target >= num_classes))
-        bad_pred = valid & ((pred < 0) | (pred >= num_classes))
-        if bool((bad_truth | bad_pred).any()):
-            which, values = ("truth", target[bad_truth]) if bool(bad_truth.any()) else ("prediction", pred[bad_pred])
-            found = sorted(set(values.unique()[:5].tolist()))
-            raise ValueError(
-                f"{which} holds label(s) {found} outside 0..{num_classes - 1}"
-                + (f" and not the ignore index {ignore_index}" if ignore_index is not None else "")
-            )
+        check_labels(target, num_classes=num_classes, ignore_index=ignore_index, source="truth",
+                     fix="check num_classes and ignore_index against the masks")
+        # A prediction at an ignored pixel is never counted, so it may be anything.
+        counted_pred = torch.where(valid, pred, torch.zeros_like(pred))
+        check_labels(counted_pred, num_classes=num_classes, ignore_index=None, source="prediction",
+                     fix="predict class indices (argmax over the C logit channels)")
     # Ignored pixels go to one extra bin past the C*C real ones, which is then dropped:
     # this keeps the whole count branch-free and avoids a boolean gather.
     sentinel = num_classes * num_classes
@@ -63,17 +64,18 @@ class ConfusionMatrix:
 
     Args:
         num_classes: Number of classes.
-        ignore_index: Truth value to leave out (``None``: count every pixel).
+        ignore_index: Truth value to leave out (default
+            :data:`~pixelwise.constants.IGNORE_INDEX`; ``None``: count every pixel).
         device: Where the running matrix lives (keep it with the predictions).
 
     Example:
-        >>> cm = ConfusionMatrix(num_classes=3, ignore_index=255)
+        >>> cm = ConfusionMatrix(num_classes=3)  # truth 255 (IGNORE_INDEX) is not counted
         >>> for logits, mask in batches:  # doctest: +SKIP
         ...     cm.update(logits.argmax(1), mask)
         >>> scores = cm.compute()  # doctest: +SKIP
     """
 
-    def __init__(self, *, num_classes: int, ignore_index: int | None = None, device: torch.device | str = "cpu"):
+    def __init__(self, *, num_classes: int, ignore_index: int | None = IGNORE_INDEX, device: torch.device | str = "cpu"):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)

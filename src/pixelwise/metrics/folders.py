@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
+from torch import Tensor
 
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.decode import read_mask
+from pixelwise.data.labels import check_labels
 from pixelwise.errors import PixelwiseError
 from pixelwise.metrics.confusion import ConfusionMatrix
 from pixelwise.metrics.scores import SegmentationScores
-
-_LABEL_MODES = {"L", "P", "I", "I;16", "I;16B", "I;16L", "1"}
 
 
 def score_folders(
@@ -24,7 +23,7 @@ def score_folders(
     pred_dir: str | Path,
     truth_dir: str | Path,
     num_classes: int,
-    ignore_index: int | None = None,
+    ignore_index: int | None = IGNORE_INDEX,
     class_names: list[str] | None = None,
 ) -> SegmentationScores:
     """Compare every label map in ``pred_dir`` with the one of the same stem in ``truth_dir``.
@@ -33,7 +32,7 @@ def score_folders(
         pred_dir: Folder of predicted label images (one class index per pixel).
         truth_dir: Folder of ground-truth label images.
         num_classes: Number of classes ``N``; labels must be ``0 .. N-1`` or ``ignore_index``.
-        ignore_index: Truth value not counted (e.g. 255).
+        ignore_index: Truth value not counted (``None``: count every pixel).
         class_names: Names of the N classes for reports.
 
     Returns:
@@ -52,16 +51,16 @@ def score_folders(
         raise PixelwiseError(f"{truths[stem]}: no prediction named {stem}.* in {pred_dir}; predict this image or remove it")
     confusion = ConfusionMatrix(num_classes=num_classes, ignore_index=ignore_index)
     for stem in sorted(preds):
-        pred = _read_labels(preds[stem])
-        truth = _read_labels(truths[stem])
+        pred, truth = _read_labels(preds[stem]), _read_labels(truths[stem])
         if pred.shape != truth.shape:
             raise PixelwiseError(
                 f"{preds[stem]}: size {pred.shape[1]}x{pred.shape[0]} differs from its truth {truths[stem]} "
                 f"({truth.shape[1]}x{truth.shape[0]}); predict at the truth's resolution"
             )
-        _check_range(truths[stem], truth, num_classes, ignore_index)
-        _check_range(preds[stem], pred, num_classes, None)
-        confusion.update(torch.from_numpy(pred), torch.from_numpy(truth))
+        unlabelled = "relabel those pixels, or pass the value that marks unlabelled pixels as --ignore-index"
+        check_labels(truth, num_classes=num_classes, ignore_index=ignore_index, source=str(truths[stem]), fix=unlabelled)
+        check_labels(pred, num_classes=num_classes, ignore_index=None, source=str(preds[stem]), fix="predict class indices only")
+        confusion.update(pred, truth)
     return confusion.compute(class_names=class_names)
 
 
@@ -80,26 +79,12 @@ def _label_files(folder: Path, role: str) -> dict[str, Path]:
     return files
 
 
-def _read_labels(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            if mode not in _LABEL_MODES:
-                raise PixelwiseError(
-                    f"{path}: image has mode {mode} ({len(image.getbands())} channels); "
-                    "expected a single-channel label PNG with one class index per pixel"
-                )
-            return np.asarray(image).astype(np.int64)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise PixelwiseError(f"{path}: not a readable image ({error}); replace it with a label PNG") from None
-
-
-def _check_range(path: Path, labels: np.ndarray, num_classes: int, ignore_index: int | None) -> None:
-    bad = (labels < 0) | (labels >= num_classes)
-    if ignore_index is not None:
-        bad &= labels != ignore_index
-    if bad.any():
-        values = sorted(set(np.unique(labels[bad])[:5].tolist()))
-        hint = f" or the ignore index {ignore_index}" if ignore_index is not None else "; pass --ignore-index if it marks unlabelled pixels"
-        raise PixelwiseError(f"{path}: label value(s) {values} outside 0..{num_classes - 1}{hint}")
+def _read_labels(path: Path) -> Tensor:
+    """A label image's class indices ``(H, W)``; anything but one index per pixel is refused."""
+    stored = read_mask(path)  # (C, H, W)
+    if stored.shape[0] != 1:
+        raise PixelwiseError(
+            f"{path}: image has {stored.shape[0]} channels; expected a single-channel label PNG with one class index "
+            "per pixel (save the indices, not colours)"
+        )
+    return stored[0].long()

@@ -3,23 +3,29 @@
 pyplot keeps every figure in a global registry (and picks a GUI backend on some machines);
 a library that plots from training loops or worker processes must not touch that state.
 ``Figure`` + ``FigureCanvasAgg`` gives an isolated figure that is freed with the object.
+matplotlib itself is imported on the first figure, not with pixelwise.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from pixelwise.utils.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 
 
 def new_figure(*, width: float, height: float) -> Figure:
     """An Agg-backed figure of ``width`` x ``height`` inches, outside pyplot's registry."""
+    # matplotlib is imported here, when a picture is drawn, so that ``import pixelwise`` stays light.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
     return figure

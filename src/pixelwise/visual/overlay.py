@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.utils.atomic import atomic_path
-from pixelwise.visual.palette import RGB, colorize, to_rgb_uint8
+from pixelwise.visual.palette import IGNORE_COLOR, RGB, colorize, to_rgb_uint8
 
 
 def overlay(
@@ -25,7 +26,7 @@ def overlay(
     *,
     palette: Sequence[RGB],
     alpha: float = 0.5,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
 ) -> np.ndarray:
@@ -90,8 +91,8 @@ def save_label_png(
     path: str | os.PathLike[str],
     *,
     palette: Sequence[RGB] | None = None,
-    ignore_index: int | None = 255,
-    ignore_color: RGB = (255, 255, 255),
+    ignore_index: int | None = IGNORE_INDEX,
+    ignore_color: RGB = IGNORE_COLOR,
 ) -> Path:
     """Write class indices as a single-channel 8-bit PNG, atomically.
 

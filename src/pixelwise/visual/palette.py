@@ -1,7 +1,8 @@
 """Class colours, colour masks and displayable RGB images from tensors.
 
-The default palette is PASCAL VOC's: class ``i``'s colour interleaves the bits of ``i`` over
-R, G and B, so every one of 256 labels gets a distinct, reproducible colour and class 0 is black.
+The default palette is PASCAL VOC's (:func:`pixelwise.data.labels.voc_palette`): class ``i``'s
+colour interleaves the bits of ``i`` over R, G and B, so every label gets a distinct,
+reproducible colour and class 0 is black.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-RGB = tuple[int, int, int]
+from pixelwise.constants import IGNORE_INDEX
+from pixelwise.data.labels import RGB, voc_palette
+
+IGNORE_COLOR: RGB = (255, 255, 255)
+"""Colour of ignored pixels in colour masks, label PNGs and legends: white."""
 
 # A float image may leave [0, 1] by rounding noise; further out it is not a [0, 1] image.
 _RANGE_TOLERANCE = 0.02
@@ -21,7 +26,7 @@ def default_palette(num_classes: int) -> list[RGB]:
     """The PASCAL VOC colour map: distinct, deterministic colours, class 0 black.
 
     Args:
-        num_classes: How many colours (any positive number; past 256 the map repeats).
+        num_classes: How many colours (any positive number).
 
     Returns:
         ``num_classes`` RGB tuples in 0..255.
@@ -32,21 +37,15 @@ def default_palette(num_classes: int) -> list[RGB]:
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be positive, got {num_classes}")
-    labels = np.arange(num_classes) % 256
-    colors = np.zeros((num_classes, 3), dtype=np.int64)
-    for shift in range(8):  # 8 bits of the label, 3 at a time, highest colour bit first
-        for channel in range(3):
-            bit = (labels >> (3 * shift + channel)) & 1
-            colors[:, channel] |= bit << (7 - shift)
-    return [tuple(int(c) for c in row) for row in colors]
+    return list(voc_palette(num_classes))
 
 
 def colorize(
     mask: torch.Tensor | np.ndarray,
     *,
     palette: Sequence[RGB],
-    ignore_index: int | None = 255,
-    ignore_color: RGB = (255, 255, 255),
+    ignore_index: int | None = IGNORE_INDEX,
+    ignore_color: RGB = IGNORE_COLOR,
 ) -> np.ndarray:
     """Paint a label map with its class colours (one table lookup, no loop over pixels).
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.patches import Patch
 
+from pixelwise.constants import IGNORE_INDEX
 from pixelwise.visual._figure import new_figure, save_figure
-from pixelwise.visual.palette import RGB, colorize, default_palette, to_rgb_uint8
+from pixelwise.visual.palette import IGNORE_COLOR, RGB, colorize, default_palette, to_rgb_uint8
 
 WRONG_COLOR: RGB = (220, 30, 30)
 RIGHT_COLOR: RGB = (35, 35, 35)
@@ -27,7 +27,7 @@ _MAX_FULL_LEGEND = 20
 
 
 def error_image(
-    truth: torch.Tensor | np.ndarray, prediction: torch.Tensor | np.ndarray, *, ignore_index: int | None = 255
+    truth: torch.Tensor | np.ndarray, prediction: torch.Tensor | np.ndarray, *, ignore_index: int | None = IGNORE_INDEX
 ) -> np.ndarray:
     """Red where the prediction is wrong, dark where right, grey where the truth is ignored.
 
@@ -57,7 +57,7 @@ def save_panels(
     path: str | os.PathLike[str],
     class_names: Sequence[str],
     palette: Sequence[RGB] | None = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     error_map: bool = False,
     max_rows: int = 8,
     mean: Sequence[float] | None = None,
@@ -125,6 +125,8 @@ def save_panels(
         if titles is not None:
             grid[r, 0].set_ylabel(str(titles[r]), fontsize=8)
 
+    from matplotlib.patches import Patch  # matplotlib is imported only when a picture is drawn
+
     handles = [Patch(facecolor=_unit(color), edgecolor="0.4", label=name) for name, color in legend_entries]
     figure.legend(
         handles=_row_major(handles, legend_columns),
@@ -162,7 +164,7 @@ def _legend_entries(class_names, colors, rows_data, ignore_index) -> list[tuple[
         shown_colors = {tuple(int(v) for v in color) for color in shown}
         entries = [entry for entry in entries if entry[1] in shown_colors]
     if ignore_index is not None:
-        entries.append((f"ignored ({ignore_index})", (255, 255, 255)))
+        entries.append((f"ignored ({ignore_index})", IGNORE_COLOR))
     return entries
 
 
