@@ -37,7 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "2 on bad arguments."
         ),
     )
-    verify.add_argument("--dataset", required=True, metavar="NAME", help="dataset format (see `pixelwise data list`)")
+    verify.add_argument("--dataset", required=True, metavar="NAME", choices=list_datasets(),
+                        help=f"dataset format: {', '.join(list_datasets())}; `pixelwise data list` shows their options")
     verify.add_argument("--root", required=True, metavar="PATH", help="the dataset folder")
     verify.add_argument("--split", default=None, metavar="S", help="check only this split (default: every split found)")
     verify.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",

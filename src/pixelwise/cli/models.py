@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "encoders: see --encoders."
         ),
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="only these models (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"only these models, from: {', '.join(list_models())} (default: all)")
     parser.add_argument("--measure", action="store_true", help="time CPU inference (takes a minute or more)")
     parser.add_argument("--bf16", action="store_true", help="with --measure, time bf16 even without bf16 units (slow)")
     parser.add_argument("--size", type=int, default=512, metavar="PX", help="square input side (default 512)")
