@@ -58,8 +58,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from pixelwise.data import create_dataset
 from pixelwise.data.transforms import train_transform
 from pixelwise.engine.config import TrainConfig
-from pixelwise.engine.loop import autocast
-from pixelwise.engine.trained import prepare_for_inference
+from pixelwise.inference.backends.torch import autocast, prepare_for_inference
 from pixelwise.metrics import ConfusionMatrix
 from pixelwise.models import create_model
 from pixelwise.models.profile import count_parameters

@@ -17,3 +17,18 @@ def one_cpu_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One tiny semantic run on 32 px shapes (input scale 0.5), trained once for every test that needs files."""
+    from pixelwise import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    config = TrainConfig(
+        dataset="shapes", dataset_options={"size": 32, "length": 16}, model="unet",
+        model_options={"base_channels": 4, "depth": 2}, epochs=2, batch_size=4, workers=0, input_scale=0.5,
+        progress=False, tensorboard=False, log_every=2, out=str(out), lr=1e-2,
+    )  # fmt: skip
+    train(config)
+    return out

@@ -20,6 +20,10 @@ from pixelwise.engine.checkpoint import (
     unwrap_model,
 )
 from pixelwise.errors import PixelwiseError
+from pixelwise.modelfile import Labels, ModelSpec
+
+SPEC = ModelSpec(model="tiny", model_options={}, labels=Labels(class_names=("background", "object"),
+                 palette=((0, 0, 0), (255, 0, 0))), source={"train_config": {"lr": 1e-2, "model": "tiny"}})
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +67,8 @@ class Run:
 
     def save(self, path: Path, *, epoch: int, step: int) -> None:
         save_checkpoint(
-            path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
-            epoch=epoch, step=step, config={"lr": 1e-2, "model": "tiny"}, class_names=["background", "object"],
-            palette=[[0, 0, 0], [255, 0, 0]], metrics={"val_miou": 0.5}, extra={"best_miou": 0.5},
+            path, model=self.model, spec=SPEC, optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+            epoch=epoch, step=step, metrics={"val_miou": 0.5}, extra={"best_score": 0.5},
         )  # fmt: skip
 
 
@@ -89,11 +92,12 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     seed_all(123)  # a new process: other seeds, other initial weights
     resumed = Run(init_seed=99)
     checkpoint = load_checkpoint(tmp_path / "last.pt")
-    resumed.model.load_state_dict(checkpoint["model"])
-    resumed.optimizer.load_state_dict(checkpoint["optimizer"])
-    resumed.scheduler.load_state_dict(checkpoint["scheduler"])
-    resumed.scaler.load_state_dict(checkpoint["scaler"])
-    restore_rng_states(checkpoint["rng"])
+    training = checkpoint.training
+    resumed.model.load_state_dict(checkpoint.state_dict)
+    resumed.optimizer.load_state_dict(training["optimizer"])
+    resumed.scheduler.load_state_dict(training["scheduler"])
+    resumed.scaler.load_state_dict(training["scaler"])
+    restore_rng_states(training["rng"])
     draws = resumed.steps(3)
 
     assert draws == expected_draws
@@ -101,10 +105,8 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(resumed.model.state_dict()[name], tensor), name
     assert resumed.scheduler.get_last_lr() == uninterrupted.scheduler.get_last_lr()
     assert resumed.scaler.get_scale() == uninterrupted.scaler.get_scale() != 2.0**4
-    assert (checkpoint["epoch"], checkpoint["step"]) == (1, 3)
-    assert checkpoint["class_names"] == ["background", "object"]
-    assert checkpoint["model_config"] == {"name": "tiny", "num_classes": 2, "in_channels": 3}
-    assert checkpoint["config"] == {"lr": 1e-2, "model": "tiny"}
+    assert (training["epoch"], training["step"]) == (1, 3)
+    assert checkpoint.spec == SPEC
 
 
 def test_without_restoring_the_rng_the_run_diverges(tmp_path):
@@ -116,7 +118,7 @@ def test_without_restoring_the_rng_the_run_diverges(tmp_path):
     expected = run.steps(1)
     seed_all(123)
     resumed = Run(init_seed=1)
-    resumed.model.load_state_dict(load_checkpoint(tmp_path / "last.pt")["model"])
+    resumed.model.load_state_dict(load_checkpoint(tmp_path / "last.pt").state_dict)
     assert resumed.steps(1) != expected
 
 
@@ -136,33 +138,30 @@ def test_wrappers_are_removed_before_saving(tmp_path):
     model.pixelwise_config = {"name": "conv", "num_classes": 2}
     wrapped = nn.DataParallel(torch.compile(model))  # DataParallel and DDP both keep the model in .module
     assert unwrap_model(wrapped) is model
-    save_checkpoint(tmp_path / "c.pt", model=wrapped, epoch=0, step=0, config={}, class_names=["a", "b"])
+    save_checkpoint(tmp_path / "c.pt", model=wrapped, spec=SPEC, epoch=0, step=0)
     checkpoint = load_checkpoint(tmp_path / "c.pt")
-    assert sorted(checkpoint["model"]) == ["bias", "weight"]
-    assert checkpoint["model_config"] == {"name": "conv", "num_classes": 2}
-    assert checkpoint["optimizer"] is None and checkpoint["scheduler"] is None and checkpoint["scaler"] is None
+    assert sorted(checkpoint.state_dict) == ["bias", "weight"]
+    training = checkpoint.training
+    assert training["optimizer"] is None and training["scheduler"] is None and training["scaler"] is None
 
 
 def test_numpy_values_and_paths_become_plain_and_objects_are_refused(tmp_path):
     model = nn.Linear(2, 2)
     save_checkpoint(
-        tmp_path / "c.pt", model=model, epoch=0, step=0, class_names=["a", "b"],
-        config={"root": Path("/data/camvid"), "sizes": (256, 256)},
+        tmp_path / "c.pt", model=model, spec=SPEC, epoch=0, step=0,
+        extra={"root": Path("/data/camvid"), "sizes": (256, 256)},
         metrics={"miou": np.float64(0.625), "per_class": np.array([0.5, 0.75])},
     )  # fmt: skip
-    checkpoint = load_checkpoint(tmp_path / "c.pt")
-    assert checkpoint["config"] == {"root": "/data/camvid", "sizes": (256, 256)}
-    assert type(checkpoint["metrics"]["miou"]) is float and checkpoint["metrics"]["miou"] == 0.625
-    assert checkpoint["metrics"]["per_class"].tolist() == [0.5, 0.75]
+    training = load_checkpoint(tmp_path / "c.pt").training
+    assert training["extra"] == {"root": "/data/camvid", "sizes": (256, 256)}
+    assert type(training["metrics"]["miou"]) is float and training["metrics"]["miou"] == 0.625
+    assert training["metrics"]["per_class"].tolist() == [0.5, 0.75]
 
     class Custom:
         pass
 
-    with pytest.raises(TypeError, match=r"checkpoint\['extra'\]\['hook'\] holds a .*Custom"):
-        save_checkpoint(
-            tmp_path / "bad.pt", model=model, epoch=0, step=0, config={}, class_names=["a", "b"],
-            extra={"hook": Custom()},
-        )  # fmt: skip
+    with pytest.raises(TypeError, match=r"model file\['training'\]\['extra'\]\['hook'\] holds a .*Custom"):
+        save_checkpoint(tmp_path / "bad.pt", model=model, spec=SPEC, epoch=0, step=0, extra={"hook": Custom()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
 
 
@@ -188,8 +187,8 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatc
     monkeypatch.undo()
 
     checkpoint = load_checkpoint(path)
-    assert checkpoint["epoch"] == 1
-    assert torch.equal(checkpoint["model"]["0.weight"], before)
+    assert checkpoint.training["epoch"] == 1
+    assert torch.equal(checkpoint.state_dict["0.weight"], before)
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind
 
 
@@ -205,21 +204,22 @@ class CodeOnLoad:
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("container", ["torch.save", "pickle protocol 2", "pickle protocol 5"])
-def test_a_checkpoint_holding_code_is_refused_and_not_run(tmp_path, container):
+@pytest.mark.parametrize("kind", ["pixelwise.model", "pixelwise-checkpoint"])
+def test_a_checkpoint_holding_code_is_refused_and_not_run(tmp_path, container, kind):
     marker = tmp_path / "pwned"
     pickle.loads(pickle.dumps(CodeOnLoad(marker)))  # the payload is live: plain unpickling runs it
     assert marker.exists()
     marker.unlink()
 
     path = tmp_path / "stranger.pt"
-    payload = {"format": "pixelwise-checkpoint", "format_version": 1, "model": CodeOnLoad(marker)}
+    payload = {"format": kind, "version": 2, "format_version": 1, "state_dict": CodeOnLoad(marker)}
     if container == "torch.save":
         torch.save(payload, path)
     else:
         path.write_bytes(pickle.dumps(payload, protocol=int(container[-1])))
     with pytest.raises(PixelwiseError) as error:
         load_checkpoint(path)
-    assert str(error.value) == f"{path} is not a pixelwise checkpoint or holds code; refusing to unpickle it"
+    assert str(error.value) == f"{path} is not a pixelwise model file or holds code; refusing to unpickle it"
     assert not marker.exists()
 
 
@@ -232,10 +232,10 @@ def test_truncated_missing_and_foreign_files_give_clear_errors(tmp_path):
         with pytest.raises(PixelwiseError, match=rf"^{tmp_path / name} is truncated or corrupt \(.*\); use another"):
             load_checkpoint(tmp_path / name)
     (tmp_path / "junk.pt").write_bytes(b"not a zip" * 9)
-    with pytest.raises(PixelwiseError, match=r"junk\.pt is not a pixelwise checkpoint or holds code"):
+    with pytest.raises(PixelwiseError, match=r"junk\.pt is not a pixelwise model file or holds code"):
         load_checkpoint(tmp_path / "junk.pt")
-    with pytest.raises(PixelwiseError, match=r"checkpoint .*nowhere\.pt does not exist"):
+    with pytest.raises(PixelwiseError, match=r"model file .*nowhere\.pt does not exist"):
         load_checkpoint(tmp_path / "nowhere.pt")
     torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "bare.pt")
-    with pytest.raises(PixelwiseError, match=r"bare\.pt is not a pixelwise checkpoint \(a bare state_dict"):
+    with pytest.raises(PixelwiseError, match=r"bare\.pt is not a pixelwise model file \(a bare state_dict"):
         load_checkpoint(tmp_path / "bare.pt")

@@ -98,11 +98,11 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config(tmp_path / "resumed", epochs=3))
     monkeypatch.setattr(train_module, "_save", original_save)
-    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt").training["epoch"] == 1
     resumed = train(tiny_config(tmp_path / "resumed", epochs=3, resume=True))
     assert resumed.epochs_run == 3 and len(resumed.history) == 3
-    a = load_checkpoint(straight.out / "last.pt")["model"]
-    b = load_checkpoint(resumed.out / "last.pt")["model"]
+    a = load_checkpoint(straight.out / "last.pt").state_dict
+    b = load_checkpoint(resumed.out / "last.pt").state_dict
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
@@ -125,11 +125,11 @@ def test_killing_training_never_leaves_a_corrupt_checkpoint(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
-    checkpoint = load_checkpoint(run / "last.pt")
-    assert checkpoint["epoch"] >= 1
+    epoch = load_checkpoint(run / "last.pt").training["epoch"]
+    assert epoch >= 1
     # ... and the run resumes from it.
-    result = train(tiny_config(run, epochs=checkpoint["epoch"] + 1, resume=True, dataset_options={"size": 32, "length": 64}))
-    assert result.epochs_run == checkpoint["epoch"] + 1
+    result = train(tiny_config(run, epochs=epoch + 1, resume=True, dataset_options={"size": 32, "length": 64}))
+    assert result.epochs_run == epoch + 1
 
 
 def test_malicious_checkpoint_is_refused(tmp_path, capsys):
@@ -172,7 +172,7 @@ def test_torchrun_on_a_time_budget_keeps_the_replicas_equal(tmp_path):
         capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    history = load_checkpoint(run / "last.pt")["extra"]["history"]
+    history = load_checkpoint(run / "last.pt").training["extra"]["history"]
     assert history[-1]["step"] > 0 and {row["resolution"] for row in history} == {0.5, 1.0}
     torch.testing.assert_close(torch.load(run / "weights-rank0.pt"), torch.load(run / "weights-rank1.pt"), rtol=0, atol=0)
 
@@ -252,7 +252,7 @@ def test_budget_clock_reads_rank_zeros_clock_every_few_steps_under_torchrun(monk
 
 
 def test_forward_at_scale_runs_small_and_returns_full_size_logits():
-    from pixelwise.engine.loop import forward_at_scale
+    from pixelwise.inference.strategies import forward_at_scale
 
     seen = []
 
@@ -268,7 +268,7 @@ def test_forward_at_scale_runs_small_and_returns_full_size_logits():
 
 
 def test_flip_tta_averages_the_mirror_images_logits():
-    from pixelwise.engine.loop import forward_at_scale
+    from pixelwise.inference.strategies import forward_at_scale
 
     class LeftRamp(torch.nn.Module):  # not mirror-symmetric: its logits depend on the column
         def forward(self, x):
@@ -300,12 +300,11 @@ def test_train_crop_scales_relative_to_the_short_side():
 
 def test_predict_with_a_one_channel_model(tmp_path):
     """Greyscale models (EM slices) get a 1-channel normalised input, not a broadcast 3-channel one."""
-    from pixelwise import create_model, predict
-    from pixelwise.engine.checkpoint import save_checkpoint
+    from pixelwise import create_model, predict, save_model
+    from pixelwise.modelfile import spec_for_model
 
     model = create_model("unet", num_classes=2, in_channels=1, base_channels=4, depth=2)
-    checkpoint = save_checkpoint(tmp_path / "grey.pt", model=model, epoch=0, step=0, config={},
-                                 class_names=["membrane", "cell"])
+    checkpoint = save_model(model, tmp_path / "grey.pt", spec=spec_for_model(model, class_names=["membrane", "cell"]))
     Image.fromarray(np.full((24, 36, 3), 128, np.uint8)).save(tmp_path / "slice.png")
     report = predict(checkpoint=checkpoint, inputs=[tmp_path / "slice.png"], out=tmp_path / "pred", progress=False)
     assert not report.failed
@@ -392,7 +391,7 @@ def test_a_budget_spent_during_bookkeeping_still_ends_on_a_validated_epoch(tmp_p
     # epoch 1 trains unvalidated, its save runs past the budget, so epoch 1 is validated without training more
     assert [row["epoch"] for row in result.history] == [1]
     assert "val_miou" in result.history[0] and np.isfinite(result.history[0]["train_loss"])
-    assert load_checkpoint(tmp_path / "slow-save" / "last.pt")["step"] == result.history[0]["step"]
+    assert load_checkpoint(tmp_path / "slow-save" / "last.pt").training["step"] == result.history[0]["step"]
 
 
 def test_evaluation_panels_sample_the_whole_split_not_its_first_frames():

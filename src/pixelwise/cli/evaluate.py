@@ -1,10 +1,11 @@
-"""``pixelwise evaluate``: score a checkpoint on a dataset split; table, JSON, CSV, heatmap, chart, panels."""
+"""``pixelwise evaluate``: score a model file on a dataset split; table, JSON, CSV, heatmap, chart, panels."""
 
 from __future__ import annotations
 
 import argparse
 
 from pixelwise.cli.common import parse_options
+from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.evaluate import evaluate
 from pixelwise.metrics import format_table
 
@@ -19,12 +20,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "per_class_iou.png and panels.png (image | truth | prediction | error map) into --out."
         ),
     )
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="best.pt or last.pt from pixelwise train")
-    parser.add_argument("--dataset", required=True, help="dataset format (see `pixelwise data list`)")
-    parser.add_argument("--root", default=None, help="dataset folder")
+    parser.add_argument("--checkpoint", required=True, metavar="MODEL",
+                        help="a model file: best.pt or last.pt from pixelwise train, an exported .onnx, a save_pretrained folder")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset format (see `pixelwise data list`; default: the one the model was trained on)")
+    parser.add_argument("--root", default=None, help="dataset folder (default: the one the model was trained on)")
     parser.add_argument("--split", default="val", help="split to score (default: %(default)s)")
     parser.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="dataset option as used in training (repeatable)")
+                        help="override a dataset option recorded in the model file (repeatable)")
     parser.add_argument("--out", default=None, metavar="DIR", help="folder for the files (default: print only)")
     parser.add_argument("--panels", type=int, default=6, metavar="N", help="sample panels to draw (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: %(default)s)")
@@ -34,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--flip", action="store_true",
                         help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
     parser.set_defaults(func=run)
 
 

@@ -14,7 +14,7 @@ import sys
 from pixelwise.errors import PixelwiseError
 
 # One module per subcommand, in the order ``pixelwise --help`` lists them.
-COMMANDS = ("demo", "train", "evaluate", "predict", "score", "data", "models")
+COMMANDS = ("demo", "train", "evaluate", "predict", "export", "score", "data", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

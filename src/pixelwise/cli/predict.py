@@ -1,9 +1,10 @@
-"""``pixelwise predict``: segment images, folders or globs with a trained checkpoint."""
+"""``pixelwise predict``: segment images, folders or globs with any model file."""
 
 from __future__ import annotations
 
 import argparse
 
+from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.predict import predict
 
 
@@ -18,14 +19,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="best.pt or last.pt from pixelwise train")
+    parser.add_argument("--checkpoint", required=True, metavar="MODEL",
+                        help="a model file: best.pt or last.pt from pixelwise train, an exported .onnx, a save_pretrained folder")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colour mask (default: %(default)s)")
+    parser.add_argument("--input-scale", type=float, default=None,
+                        help="run the model on images resized by this factor (default: the scale recorded in the model file)")
     parser.add_argument("--flip", action="store_true",
                         help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16, fp32 (default: %(default)s)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     report = predict(
         checkpoint=args.checkpoint, inputs=args.inputs, out=args.out, batch_size=args.batch_size,
         device=args.device, precision=args.precision, alpha=args.alpha, progress=not args.no_progress,
-        flip=args.flip,
+        input_scale=args.input_scale, flip=args.flip,
     )
     print(f"wrote {3 * len(report.written)} files for {len(report.written)} images to {args.out}/")
     for path, reason in report.failed.items():

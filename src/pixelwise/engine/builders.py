@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from pixelwise.data import IGNORE_INDEX, SegmentationDataset, create_dataset
 from pixelwise.data.transforms import eval_transform, train_transform
-from pixelwise.engine.config import TrainConfig
+from pixelwise.engine.config import CLASS_WEIGHTINGS, TrainConfig
 from pixelwise.engine.distributed import ProcessGroup
 from pixelwise.errors import PixelwiseError
 from pixelwise.losses import create_loss
 from pixelwise.losses.class_weights import class_pixel_statistics, median_frequency_weights
+from pixelwise.modelfile import ModelSpec, Preprocess, spec_for_model
 from pixelwise.models import create_model
+from pixelwise.tasks.base import TASKS, Task
 
-MEDIAN_FREQUENCY_POWERS = {"median_frequency": 1.0, "sqrt_median_frequency": 0.5}
-"""Named class weightings computed from the training masks, and the power applied to SegNet's weights."""
+MEDIAN_FREQUENCY_POWERS = dict(zip(CLASS_WEIGHTINGS, (1.0, 0.5), strict=True))
+"""The power applied to SegNet's median-frequency weights for each named weighting (validated by the config)."""
 
 
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
@@ -55,8 +60,10 @@ def build_loader(
     seed: int,
     group: ProcessGroup,
     drop_last: bool = False,
+    collate: Callable[[list[Any]], Any] | None = None,
 ) -> DataLoader:
-    """A DataLoader whose shuffling is a pure function of ``seed`` (call once per epoch with seed + epoch)."""
+    """A DataLoader whose shuffling is a pure function of ``seed`` (call once per epoch with seed + epoch);
+    ``collate`` is the task's way of making a batch (default: stacking)."""
     sampler: Sampler[int] | None = None
     if group.distributed and shuffle:
         sampler = DistributedSampler(dataset, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
@@ -72,6 +79,7 @@ def build_loader(
         sampler=sampler,
         num_workers=workers,
         generator=generator,
+        collate_fn=collate,
         drop_last=drop_last and len(dataset) >= batch_size * group.world_size,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
@@ -95,10 +103,42 @@ def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> n
     return create_model(config.model, num_classes=num_classes, in_channels=in_channels, **config.model_options)
 
 
+def build_task(config: TrainConfig, train_set: Any, *, model: nn.Module, device: torch.device) -> Task:
+    """The task the model solves, built from the config (semantic: the loss, its class weights, validation scale)."""
+    import pixelwise.tasks  # noqa: F401  (registers every task)
+    from pixelwise.models.registry import model_task
+
+    name = model_task(getattr(model, "pixelwise_config", {}).get("name", config.model))
+    task = TASKS.get(name)(config, train_set, device=device)
+    criterion = getattr(task, "criterion", None)
+    if isinstance(criterion, nn.Module):
+        task.criterion = criterion.to(device)
+    return task
+
+
+def build_spec(config: TrainConfig, *, model: nn.Module, train_set: Any, task: str) -> ModelSpec:
+    """What the run's model files say: the model's recipe, labels and preprocessing from the training set
+    and config, and where it came from (dataset, splits, the resolved config)."""
+    info = getattr(train_set, "info", None)
+    preprocess = Preprocess(
+        in_channels=int(getattr(info, "image_channels", model.pixelwise_config.get("in_channels", 3))),
+        input_scale=config.input_scale,
+        input_size=config.input_size,
+        size_divisor=int(getattr(model, "size_divisor", 1) or 1),
+    )
+    dataset = {"name": config.dataset, "root": config.root, "options": dict(config.dataset_options),
+               "train_split": config.train_split, "val_split": config.val_split}
+    return spec_for_model(
+        model, class_names=list(train_set.class_names), palette=[list(c) for c in train_set.palette],
+        ignore_index=train_set.ignore_index, preprocess=preprocess, task=task,
+        source={"dataset": dataset, "train_config": config.to_dict()},
+    )
+
+
 def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.Module:
     """The loss the config names, with class weights computed from the training masks when asked."""
     weights = None
-    if isinstance(config.class_weights, str) and config.class_weights in MEDIAN_FREQUENCY_POWERS:
+    if isinstance(config.class_weights, str):  # a name; TrainConfig has refused any other string
         stats = class_pixel_statistics(
             (train_set.load(i)[1] for i in range(len(train_set))),
             num_classes=train_set.num_classes,
@@ -115,8 +155,6 @@ def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.M
                 f"class_weights has {len(config.class_weights)} values for {train_set.num_classes} classes; give one per class"
             )
         weights = torch.tensor(config.class_weights, dtype=torch.float32)
-    elif config.class_weights is not None:
-        raise PixelwiseError(f"unknown class_weights {config.class_weights!r}; use {' or '.join(MEDIAN_FREQUENCY_POWERS)} or a list of numbers")
     options = {"label_smoothing": config.label_smoothing} if config.label_smoothing else {}
     options.update(config.loss_options)
     return create_loss(config.loss, ignore_index=IGNORE_INDEX if train_set.ignore_index is None else train_set.ignore_index, class_weights=weights, **options)

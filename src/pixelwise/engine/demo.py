@@ -74,10 +74,9 @@ def run_demo(*, out: str | Path = "pixelwise-demo", epochs: int = 12, train_imag
     config = demo_config(out=out, epochs=epochs, train_images=train_images, seed=seed, progress=progress)
     result = train(config)
     scores = evaluate(
-        checkpoint=result.out / "best.pt",
-        dataset="shapes",
+        checkpoint=result.out / "best.pt",  # the dataset, its size and seed come from the model file
         split="val",
-        dataset_options={"size": config.dataset_options["size"], "seed": seed},
+        dataset_options={"length": None},  # the whole held-out split, not the training run's length
         out=result.out / "eval",
         num_panels=6,
         batch_size=32,

@@ -1,34 +1,31 @@
-"""``pixelwise.evaluate``: score a checkpoint on a dataset split and draw what people look at."""
+"""``pixelwise.evaluate``: score any predictor on a dataset split and draw what people look at."""
 
 from __future__ import annotations
 
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from pixelwise.data import create_dataset
-from pixelwise.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform
-from pixelwise.engine.loop import run_inference
-from pixelwise.engine.trained import load_trained
 from pixelwise.errors import PixelwiseError
+from pixelwise.inference import Predictor
 from pixelwise.metrics import PER_CLASS_KEYS, ConfusionMatrix, SegmentationScores
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
-from pixelwise.utils.hardware import autocast_dtype, resolve_device
-from pixelwise.visual.charts import plot_confusion_heatmap, plot_per_class_iou
-from pixelwise.visual.panels import save_panels
 
 
 def evaluate(
     *,
-    checkpoint: str | Path,
-    dataset: str,
+    checkpoint: str | Path | None = None,
+    predictor: Predictor | None = None,
+    dataset: str | None = None,
     root: str | None = None,
     split: str = "val",
     out: str | Path | None = None,
-    dataset_options: dict | None = None,
+    dataset_options: dict[str, Any] | None = None,
     num_panels: int = 6,
     batch_size: int = 1,
     workers: int = 0,
@@ -37,18 +34,21 @@ def evaluate(
     input_scale: float | None = None,
     flip: bool = False,
 ) -> SegmentationScores:
-    """Score ``checkpoint`` on ``dataset``/``split``.
+    """Score a model file or any :class:`~pixelwise.Predictor` on ``dataset``/``split``.
 
     Args:
-        checkpoint: A ``.pt`` file written by :func:`pixelwise.train`.
-        dataset, root, split, dataset_options: The data, as :func:`pixelwise.create_dataset` names it.
+        checkpoint: A model file (``best.pt``, an exported ``.onnx``, ...); or give ``predictor``.
+        predictor: Any predictor (a network in any runtime, a classical method).
+        dataset, root, dataset_options: The data, as :func:`pixelwise.create_dataset` names it. Default:
+            what the model file records it was trained on; options given here override the recorded ones.
+        split: The split to score.
         out: Folder for ``metrics.json`` (the ``score`` schema), ``per_class.csv``, ``confusion.png``
             (row-normalised heatmap), ``per_class_iou.png`` and ``panels.png``
             (image | truth | prediction | error map). ``None``: write nothing.
         num_panels: Samples drawn in the panels, spread evenly over the split.
         batch_size: Images per forward pass (1 works for datasets of mixed sizes).
         workers: DataLoader worker processes.
-        device, precision: Where and how to run (see :class:`pixelwise.TrainConfig`).
+        device, precision: Where and how a model file runs (see :class:`pixelwise.TrainConfig`).
         input_scale: Run the model on images resized by this factor (logits are upsampled back);
             ``None``: the scale the model was trained at.
         flip: Horizontal-flip test-time augmentation (average of the image's and its mirror's logits);
@@ -57,36 +57,48 @@ def evaluate(
     Returns:
         The dataset-level scores.
     """
-    run_device = resolve_device(device)
-    trained = load_trained(checkpoint, device=run_device)
-    data = create_dataset(dataset, root=root, split=split, transform=eval_transform(), **(dataset_options or {}))
-    if data.num_classes != trained.num_classes:
+    if (checkpoint is None) == (predictor is None):
+        raise PixelwiseError("give exactly one of checkpoint (a model file) or predictor")
+    where = str(checkpoint) if checkpoint is not None else type(predictor).__name__
+    if predictor is None:
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
+    name, data = open_dataset(predictor, dataset=dataset, root=root, split=split, options=dataset_options, where=where)
+    if data.num_classes != predictor.labels.num_classes:
         raise PixelwiseError(
-            f"{checkpoint}: model predicts {trained.num_classes} classes but {dataset} {split} has {data.num_classes}; "
+            f"{where}: model predicts {predictor.labels.num_classes} classes but {name} {split} has {data.num_classes}; "
             "pass the dataset options it was trained with"
         )
-    confusion = ConfusionMatrix(num_classes=data.num_classes, ignore_index=data.ignore_index, device=run_device)
+    confusion = ConfusionMatrix(num_classes=data.num_classes, ignore_index=data.ignore_index)
     samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     panel_indices = spread_indices(len(data), num_panels)
     seen = 0
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
-    amp_dtype = autocast_dtype(run_device, precision)
-    scale = trained.config.get("input_scale", 1.0) if input_scale is None else input_scale
-    short_side = trained.config.get("input_size") if input_scale is None else None
-    for image, mask, logits in run_inference(
-        trained.model, loader, device=run_device, amp_dtype=amp_dtype, channels_last=True, scale=scale,
-        short_side=short_side, flip=flip,
-    ):
-        prediction = logits.argmax(1)
-        confusion.update(prediction, mask)
-        for i in range(image.shape[0]):
+    for images, masks in loader:  # uint8 (N, C, H, W), int64 (N, H, W)
+        predictions = torch.stack([p.label_map for p in predictor.predict_batch(images)])  # (N, H, W)
+        confusion.update(predictions, masks)
+        for i in range(images.shape[0]):
             if seen + i in panel_indices:
-                samples.append((image[i].cpu(), mask[i].cpu(), prediction[i].cpu()))
-        seen += image.shape[0]
+                samples.append((images[i], masks[i], predictions[i]))
+        seen += images.shape[0]
     scores = confusion.compute(class_names=list(data.class_names))
     if out is not None:
         write_evaluation(scores, samples, out=Path(out), palette=list(data.palette), ignore_index=data.ignore_index)
     return scores
+
+
+def open_dataset(
+    predictor: Predictor, *, dataset: str | None, root: str | None, split: str, options: dict[str, Any] | None, where: str
+):
+    """``(dataset name, the split to score)``, name, root and options defaulting to the ones the model file records."""
+    recorded = dict((getattr(predictor, "spec", None) and predictor.spec.dataset) or {})
+    if dataset is None and not recorded.get("name"):
+        raise PixelwiseError(f"{where} does not record the dataset it was trained on; pass --dataset (and --root)")
+    same = dataset is None or dataset == recorded.get("name")
+    name = dataset or recorded["name"]
+    merged = {**(recorded.get("options") or {}), **(options or {})} if same else dict(options or {})
+    merged.pop("cache", None)
+    root = root if root is not None else (recorded.get("root") if same else None)
+    return name, create_dataset(name, root=root, split=split, transform=None, **merged)
 
 
 def spread_indices(total: int, count: int) -> set[int]:
@@ -107,6 +119,12 @@ def write_evaluation(
     ignore_index: int | None,
 ) -> None:
     """Write the JSON, CSV, heatmap, per-class chart and panels of one evaluation into ``out``."""
+    from pixelwise.visual.charts import (  # matplotlib: only when drawing
+        plot_confusion_heatmap,
+        plot_per_class_iou,
+    )
+    from pixelwise.visual.panels import save_panels
+
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "metrics.json", scores.to_dict())
     buffer = io.StringIO()
@@ -123,7 +141,6 @@ def write_evaluation(
         save_panels(
             images=images, truths=truths, predictions=predictions, path=out / "panels.png",
             class_names=scores.class_names, palette=palette, ignore_index=ignore_index, error_map=True,
-            mean=IMAGENET_MEAN, std=IMAGENET_STD,
         )
 
 

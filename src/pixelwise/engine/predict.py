@@ -11,11 +11,8 @@ from tqdm.auto import tqdm
 
 from pixelwise.data.decode import read_image
 from pixelwise.data.files import image_files
-from pixelwise.data.transforms import eval_transform
-from pixelwise.engine.loop import autocast, forward_at_scale
-from pixelwise.engine.trained import load_trained
 from pixelwise.errors import PixelwiseError
-from pixelwise.utils.hardware import autocast_dtype, resolve_device
+from pixelwise.inference import Predictor
 from pixelwise.visual.overlay import overlay, save_label_png, save_png
 from pixelwise.visual.palette import colorize, default_palette
 
@@ -51,7 +48,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 def predict(
     *,
-    checkpoint: str | Path,
+    checkpoint: str | Path | None = None,
+    predictor: Predictor | None = None,
     inputs: list[str | Path],
     out: str | Path,
     batch_size: int = 4,
@@ -59,37 +57,42 @@ def predict(
     precision: str = "auto",
     alpha: float = 0.5,
     progress: bool = True,
+    input_scale: float | None = None,
     flip: bool = False,
 ) -> PredictReport:
     """Segment every input image and write, per image ``NAME``: ``NAME.png`` (index labels with an
     embedded palette), ``NAME_color.png`` (colour mask) and ``NAME_overlay.png`` (blend over the image).
 
+    Args:
+        checkpoint: A model file (``best.pt``, an exported ``.onnx``, ...); or give ``predictor``.
+        predictor: Any predictor (a network in any runtime, a classical method).
+        inputs: Image files, folders of images, glob patterns.
+        out: Output folder.
+        batch_size: Images of the same size predicted together.
+        device, precision, input_scale, flip: How a model file runs (see :meth:`pixelwise.Predictor.from_file`).
+        alpha: Opacity of the colour mask in the overlay.
+        progress: Show a progress bar.
+
     Corrupt or unreadable inputs are reported in the returned ``failed`` map and skipped; the rest
-    are still written. Images of the same size are batched together. ``flip`` adds horizontal-flip
-    test-time augmentation (see :func:`pixelwise.engine.loop.forward_at_scale`).
+    are still written.
     """
-    run_device = resolve_device(device)
-    trained = load_trained(checkpoint, device=run_device)
-    palette = trained.palette or default_palette(trained.num_classes)
-    amp_dtype = autocast_dtype(run_device, precision)
+    if (checkpoint is None) == (predictor is None):
+        raise PixelwiseError("give exactly one of checkpoint (a model file) or predictor")
+    if predictor is None:
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
+    palette = list(predictor.labels.palette) or default_palette(predictor.labels.num_classes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = PredictReport()
-    normalize = eval_transform()  # the same normalisation as validation and evaluation
     paths = expand_inputs(inputs)
-    batch: list[tuple[Path, torch.Tensor, torch.Tensor]] = []  # (path, uint8 image, normalised image)
+    batch: list[tuple[Path, torch.Tensor]] = []  # (path, uint8 image (C, H, W))
 
     def flush() -> None:
         if not batch:
             return
-        x = torch.stack([normalized for _, _, normalized in batch])  # (B, C, H, W) float
-        x = x.to(run_device, memory_format=torch.channels_last)  # as the prepared model expects
-        with torch.no_grad(), autocast(run_device, amp_dtype):
-            labels = forward_at_scale(
-                trained.model, x, scale=float(trained.config.get("input_scale", 1.0)),
-                short_side=trained.config.get("input_size"), flip=flip,
-            ).argmax(1).cpu()  # (B, H, W)
-        for (path, image, _), label in zip(batch, labels, strict=True):
+        predictions = predictor.predict_batch(torch.stack([image for _, image in batch]))
+        for (path, image), prediction in zip(batch, predictions, strict=True):
+            label = prediction.label_map
             stem = out / path.stem
             report.written[path] = [
                 save_label_png(label, stem.with_suffix(".png"), palette=palette),
@@ -100,14 +103,13 @@ def predict(
 
     for path in tqdm(paths, desc="predict", disable=not progress):
         try:
-            image = read_image(path, channels=trained.in_channels)
+            image = read_image(path, channels=predictor.in_channels)
         except PixelwiseError as error:
             report.failed[path] = str(error)
             tqdm.write(f"skipped: {error}")
             continue
         if batch and (batch[0][1].shape != image.shape or len(batch) >= batch_size):
             flush()
-        normalized, _ = normalize(image, torch.zeros(image.shape[-2:], dtype=torch.int64))
-        batch.append((path, image, normalized))
+        batch.append((path, image))
     flush()
     return report

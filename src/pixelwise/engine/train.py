@@ -1,8 +1,9 @@
-"""``pixelwise.train``: any zoo model on any dataset, resumable, single- or multi-process.
+"""``pixelwise.train``: any zoo model on any dataset, for any task, resumable, single- or multi-process.
 
-Reads top to bottom: data, model, loss, optimizer, (resume), then epochs of
+Reads top to bottom: data, model, task, optimizer, (resume), then epochs of
 train -> validate -> checkpoint -> log, stopping on the epoch count, the time budget
-or early stopping.
+or early stopping. What differs per task (loss terms, evaluator) sits behind
+:class:`pixelwise.tasks.Task`; this loop never looks inside one.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from tqdm.auto import tqdm
 
 from pixelwise.engine.budget import BudgetClock
 from pixelwise.engine.builders import (
-    build_criterion,
     build_datasets,
     build_loader,
     build_model,
     build_optimizer,
+    build_spec,
+    build_task,
     build_train_transform,
 )
 from pixelwise.engine.checkpoint import load_checkpoint, restore_rng_states, save_checkpoint, unwrap_model
@@ -35,20 +37,41 @@ from pixelwise.engine.distributed import broadcast_flag, cleanup_distributed, in
 from pixelwise.engine.loop import StepContext, train_one_epoch, validate
 from pixelwise.engine.run_log import RunLog
 from pixelwise.engine.schedule import lr_factor, resize_factor
-from pixelwise.metrics import SegmentationScores
+from pixelwise.errors import PixelwiseError
+from pixelwise.modelfile import ModelSpec
+from pixelwise.tasks.base import Task
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
 from pixelwise.utils.hardware import autocast_dtype, resolve_device
 
 
 @dataclass
 class TrainResult:
-    """What a finished run produced."""
+    """What a finished run produced.
+
+    Attributes:
+        out: The run folder.
+        best_score: The best validation score (``metric``: mIoU for semantic tasks); ``-inf`` without validation.
+        metric: The name of that score.
+        epochs_run: Epochs completed.
+        history: One row per epoch (as in ``history.csv``).
+        scores: The task's full validation scores of the best checkpoint.
+    """
 
     out: Path
-    best_miou: float
+    best_score: float
     epochs_run: int
+    metric: str = "miou"
     history: list[dict[str, Any]] = field(default_factory=list)
-    scores: SegmentationScores | None = None  # validation scores of the best checkpoint
+    scores: Any = None
+
+    @property
+    def best_miou(self) -> float:
+        """``best_score`` of a semantic run (its metric is the mIoU)."""
+        return self.best_score
+
+
+METRIC_NAMES = {"miou": "mIoU", "mask_ap": "mask AP", "box_ap": "box AP", "pq": "PQ"}
+"""How the epoch summary line spells a validation metric."""
 
 
 def seed_everything(seed: int) -> None:
@@ -57,24 +80,47 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    model: torch.nn.Module | None = None,
+    train_set: Any = None,
+    val_set: Any = None,
+    task: Task | None = None,
+) -> TrainResult:
     """Train a model as ``config`` says; files go to ``config.out`` (rank 0 only).
 
+    Objects given here are used instead of the ones ``config`` names, so a test or a notebook can
+    train its own model or datasets through the same loop.
+
+    Args:
+        config: The run.
+        model: A network built by :func:`pixelwise.create_model` (default: ``config.model`` with
+            ``config.model_options``); its recipe is what the model files record.
+        train_set: A dataset of the task's samples (default: ``config.dataset`` / ``train_split``).
+            Progressive resizing replaces its ``transform``.
+        val_set: The validation dataset (default: ``config.val_split`` of ``config.dataset``; with an
+            injected ``train_set`` and no ``val_set``, no validation).
+        task: What to train (default: the model's task, built from ``config``).
+
     Returns:
-        A :class:`TrainResult` with the best validation mIoU and the epoch history.
+        A :class:`TrainResult` with the best validation score and the epoch history.
     """
     group, device = init_distributed(resolve_device(config.device))
     try:
-        return _train(config, group, device)
+        return _train(config, group, device, model=model, train_set=train_set, val_set=val_set, task=task)
     finally:
         cleanup_distributed()
 
 
-def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
+def _train(config: TrainConfig, group, device: torch.device, *, model, train_set, val_set, task) -> TrainResult:
     out = Path(config.out)
     seed_everything(config.seed)
-    train_set, val_set = build_datasets(config)
-    model = build_model(config, num_classes=train_set.num_classes, in_channels=train_set.info.image_channels).to(device)
+    if train_set is None:
+        train_set, val_set = build_datasets(config)
+    if model is None:
+        model = build_model(config, num_classes=train_set.num_classes, in_channels=train_set.info.image_channels)
+    model = model.to(device)
     if config.sync_batchnorm and group.distributed:
         if device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -82,24 +128,29 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
             warnings.warn("sync_batchnorm needs GPUs; on CPU each process keeps its own BatchNorm statistics", stacklevel=2)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    criterion = build_criterion(config, train_set).to(device)
+    task = task or build_task(config, train_set, model=model, device=device)
+    spec = build_spec(config, model=unwrap_model(model), train_set=train_set, task=task.name)
     optimizer = build_optimizer(config, model)
     amp_dtype = autocast_dtype(device, config.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_miou": -math.inf, "stale": 0, "history": []}
+    state = {"epoch": 0, "step": 0, "elapsed": 0.0, "best_score": -math.inf, "stale": 0, "history": []}
     if config.resume and (out / "last.pt").exists():
         checkpoint = load_checkpoint(out / "last.pt", map_location=device)
-        unwrap_model(model).load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if checkpoint.get("scaler"):
-            scaler.load_state_dict(checkpoint["scaler"])
-        state.update(checkpoint["extra"])
-        restore_rng_states(checkpoint["rng"])
+        if checkpoint.training is None:
+            raise PixelwiseError(f"{out / 'last.pt'} holds no training state; it cannot be resumed, train into a new --out")
+        unwrap_model(model).load_state_dict(checkpoint.state_dict)
+        optimizer.load_state_dict(checkpoint.training["optimizer"])
+        if checkpoint.training.get("scaler"):
+            scaler.load_state_dict(checkpoint.training["scaler"])
+        extra = dict(checkpoint.training["extra"])
+        extra.setdefault("best_score", extra.pop("best_miou", -math.inf))  # files written before tasks existed
+        state.update(extra)
+        restore_rng_states(checkpoint.training["rng"])
     wrapped = model
     if group.distributed:
         # An auxiliary head that no loss reads (aux_weight 0) gets no gradient; DDP must be told.
-        unused = getattr(model, "aux_head", None) is not None and config.aux_weight == 0
+        unused = getattr(model, "aux_head", None) is not None and getattr(task, "aux_weight", 0) == 0
         wrapped = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )
@@ -111,9 +162,8 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     log = RunLog(out, history=state["history"], tensorboard=config.tensorboard) if group.is_main else None
     ctx = StepContext(
-        model=wrapped, criterion=criterion, optimizer=optimizer, scaler=scaler, device=device, amp_dtype=amp_dtype,
+        model=wrapped, task=task, optimizer=optimizer, scaler=scaler, device=device, amp_dtype=amp_dtype,
         channels_last=config.channels_last, grad_clip=config.grad_clip, grad_accum=config.grad_accum,
-        aux_weight=config.aux_weight,
     )
     steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * group.world_size)))
     total_steps = (config.epochs or 0) * steps_per_epoch
@@ -140,7 +190,7 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         state["step"] += 1
         return True
 
-    scores = None
+    scores, metric = None, "miou"
     resolution = 1.0
     while True:
         epoch = state["epoch"] + 1
@@ -151,16 +201,18 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         # Augmentation and shuffling are a function of (seed, epoch, rank), so a resumed run repeats them.
         seed_everything(config.seed * 100_003 + epoch + 7919 * group.rank)
         loader = build_loader(train_set, batch_size=config.batch_size, workers=config.workers, shuffle=True,
-                              seed=config.seed * 100_003 + epoch, group=group, drop_last=True)
+                              seed=config.seed * 100_003 + epoch, group=group, drop_last=True, collate=task.collate)
         if group.distributed:
             loader.sampler.set_epoch(epoch)
         bar = tqdm(total=len(loader), desc=f"epoch {epoch}", disable=not (config.progress and group.is_main), leave=False)
 
-        def on_log(loss: float, images_per_s: float, batches: int, bar=bar) -> None:
+        def on_log(loss: float, images_per_s: float, batches: int, terms: dict[str, float], bar=bar) -> None:
             bar.update(batches)
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_s * group.world_size:.1f}")
             if log is not None:
                 log.scalar("train/loss", loss, state["step"])
+                for name, value in terms.items():  # each term when the task returns several
+                    log.scalar(f"train/{name}", value, state["step"])
 
         train_loss, images = train_one_epoch(ctx, loader, before_step=before_step, on_log=on_log, log_every=config.log_every)
         bar.close()
@@ -176,53 +228,54 @@ def _train(config: TrainConfig, group, device: torch.device) -> TrainResult:
         if config.resize_schedule is not None:
             row["resolution"] = resolution
         improved = False
+        validated = val_set is not None and (epoch % config.eval_every == 0 or finished)
         if val_set is not None and (epoch % config.eval_every == 0 or finished):
-            confusion, val_loss = validate(
+            evaluation = validate(
                 model, build_loader(val_set, batch_size=config.eval_batch_size, workers=config.workers, shuffle=False,
-                                    seed=0, group=group),
-                num_classes=val_set.num_classes, ignore_index=val_set.ignore_index, device=device, amp_dtype=amp_dtype,
-                criterion=criterion, channels_last=config.channels_last, scale=config.input_scale,
-                short_side=config.input_size,
+                                    seed=0, group=group, collate=task.collate),
+                task=task, device=device, channels_last=config.channels_last,
             )
-            epoch_scores = confusion.compute(class_names=list(val_set.class_names))
-            row.update(val_loss=val_loss, val_miou=epoch_scores.mean_iou, val_pixel_accuracy=epoch_scores.pixel_accuracy)
-            improved = epoch_scores.mean_iou > state["best_miou"]
+            row.update({f"val_{name}": value for name, value in evaluation.summary.items()})
+            metric = evaluation.primary_name
+            improved = evaluation.primary > state["best_score"]
             if improved:
-                state["best_miou"], state["stale"], scores = epoch_scores.mean_iou, 0, epoch_scores
+                state["best_score"], state["stale"], scores = evaluation.primary, 0, evaluation.scores
             else:
                 state["stale"] += 1
         state["elapsed"] = time.perf_counter() - started
         if group.is_main:
             log.epoch(row)
             state["history"] = log.history
-            _save(out / "last.pt", model, optimizer, scaler, config, train_set, state, row)
+            _save(out / "last.pt", model, optimizer, scaler, spec, state, row)
             if improved or val_set is None:
-                _save(out / "best.pt", model, optimizer, scaler, config, train_set, state, row)
+                _save(out / "best.pt", model, optimizer, scaler, spec, state, row, resumable=False)
                 if scores is not None:
                     atomic_write_json(out / "metrics.json", scores.to_dict())
             tqdm.write(_summary(row, config, budget))
         # A validation may carry the run past its budget: stop then rather than start an empty epoch.
-        finished = finished or bool(budget and "val_miou" in row and progress() >= 1.0)
+        finished = finished or bool(budget and validated and progress() >= 1.0)
         stop = finished or (config.early_stopping is not None and state["stale"] >= config.early_stopping)
         if broadcast_flag(bool(stop), device):
             break
     if log is not None:
         log.close()
-    return TrainResult(out=out, best_miou=state["best_miou"], epochs_run=state["epoch"], history=state["history"], scores=scores)
+    return TrainResult(out=out, best_score=state["best_score"], epochs_run=state["epoch"], metric=metric,
+                       history=state["history"], scores=scores)
 
 
-def _save(path: Path, model, optimizer, scaler, config: TrainConfig, train_set, state: dict, row: dict) -> None:
+def _save(path: Path, model, optimizer, scaler, spec: ModelSpec, state: dict, row: dict, *, resumable: bool = True) -> None:
     save_checkpoint(
-        path, model=unwrap_model(model), optimizer=optimizer, scaler=scaler, epoch=state["epoch"], step=state["step"],
-        config=config.to_dict(), class_names=list(train_set.class_names), palette=[list(c) for c in train_set.palette],
-        metrics={k: v for k, v in row.items() if isinstance(v, int | float)},
-        extra={k: state[k] for k in ("epoch", "step", "elapsed", "best_miou", "stale", "history")},
+        path, model=unwrap_model(model), spec=spec, optimizer=optimizer, scaler=scaler, epoch=state["epoch"],
+        step=state["step"], metrics={k: v for k, v in row.items() if isinstance(v, int | float)},
+        extra={k: state[k] for k in ("epoch", "step", "elapsed", "best_score", "stale", "history")}, resumable=resumable,
     )
 
 
 def _summary(row: dict[str, Any], config: TrainConfig, budget: float) -> str:
     total = f"/{config.epochs}" if config.epochs else f" ({row['time_s'] / 60:.1f}/{budget / 60:.0f} min)"
     text = f"epoch {row['epoch']}{total}  train loss {row['train_loss']:.4f}"
-    if "val_miou" in row:
-        text += f"  val loss {row['val_loss']:.4f}  val mIoU {row['val_miou']:.4f}"
+    if "val_loss" in row:
+        text += f"  val loss {row['val_loss']:.4f}"
+    text += "".join(f"  val {METRIC_NAMES.get(key[4:], key[4:])} {value:.4f}" for key, value in row.items()
+                    if key.startswith("val_") and key not in ("val_loss", "val_pixel_accuracy"))
     return text

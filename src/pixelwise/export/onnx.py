@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.inference.backends.onnxruntime import SPEC_KEY
+from pixelwise.modelfile.spec import ModelSpec, spec_for_model
 from pixelwise.utils.atomic import atomic_path
 
 INPUT_NAME = "images"
@@ -45,8 +48,14 @@ def export_onnx(
     width: int = 512,
     in_channels: int | None = None,
     opset: int = 18,
+    spec: ModelSpec | None = None,
 ) -> Path:
     """Export ``model`` (in eval mode) to an ONNX file with dynamic batch, height and width.
+
+    The file's metadata (``metadata_props["pixelwise.spec"]``) records the model's
+    :class:`~pixelwise.modelfile.spec.ModelSpec` (preprocessing, labels, provenance), so the exported
+    file is a model file like any other: ``pixelwise.Predictor.from_file("m.onnx")`` runs it in
+    onnxruntime with the preprocessing it was trained with.
 
     Args:
         model: A segmentation model returning logits ``(N, K, H, W)``.
@@ -55,6 +64,8 @@ def export_onnx(
         width: Width of the example input.
         in_channels: Input channels; default from ``model.pixelwise_config`` or 3.
         opset: ONNX opset version.
+        spec: What to record; default: the spec the model was loaded with (``model.pixelwise_spec``),
+            else one made from its recipe.
 
     Returns:
         The path written. Input ``"images"`` float32 ``(N, C, H, W)``, output ``"logits"``
@@ -87,9 +98,18 @@ def export_onnx(
         raise PixelwiseError(f"ONNX export of {type(model).__name__} failed: {first_line}") from None
     finally:
         model.train(was_training)
+    import onnx
+
+    spec = spec or getattr(model, "pixelwise_spec", None)
+    if spec is None and getattr(model, "pixelwise_config", None):
+        spec = spec_for_model(model)
+    proto = program.model_proto
+    if spec is not None:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = SPEC_KEY, json.dumps(spec.to_dict())
     path = Path(path)
     with atomic_path(path) as tmp:
-        program.save(tmp, external_data=False)
+        onnx.save_model(proto, str(tmp))
     return path
 
 

@@ -24,7 +24,6 @@ from pixelwise.models import (  # noqa: F401  (each file registers its models)
 )
 from pixelwise.models.base import Encoder, SegmentationModel
 from pixelwise.models.encoders import create_encoder, list_encoders
-from pixelwise.models.io import load_model, save_model
 from pixelwise.models.registry import MODELS, create_model, list_models, register_model
 
 __all__ = [
@@ -35,7 +34,5 @@ __all__ = [
     "create_model",
     "list_encoders",
     "list_models",
-    "load_model",
     "register_model",
-    "save_model",
 ]

@@ -20,10 +20,25 @@ ModelBuilder = Callable[..., nn.Module]
 
 MODELS: Registry[ModelBuilder] = Registry("model")
 
+TASKS_OF_MODELS: dict[str, str] = {}
+"""The task each registered model solves (``"semantic"``, ``"instance"``, ``"panoptic"``)."""
 
-def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register a builder ``fn(*, num_classes, in_channels=3, ...) -> nn.Module`` under ``name``."""
+
+def register_model(name: str, *, task: str = "semantic") -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register a builder ``fn(*, num_classes, in_channels=3, ...) -> nn.Module`` under ``name``.
+
+    Args:
+        name: The name :func:`create_model` takes.
+        task: What the model predicts; decides its training losses, evaluator and predictions.
+    """
+    TASKS_OF_MODELS[name] = task
     return MODELS.register(name)
+
+
+def model_task(name: str) -> str:
+    """The task of a registered model; ``"semantic"`` for a name the registry does not hold."""
+    _import_zoo()
+    return TASKS_OF_MODELS.get(name, "semantic")
 
 
 def list_models() -> list[str]:

@@ -1,0 +1,85 @@
+"""``pixelwise export``: a trained model file -> an ONNX file with its preprocessing and labels, checked
+in onnxruntime against PyTorch on a real image."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.export.onnx import export_onnx
+from pixelwise.inference import Predictor
+from pixelwise.inference.preprocess import read_input
+from pixelwise.modelfile import load_model
+
+
+@dataclass
+class ExportReport:
+    """An export and its check: the same image through PyTorch (fp32) and onnxruntime, same preprocessing.
+
+    Attributes:
+        path: The ``.onnx`` file written.
+        image: What the check ran on (a file, or ``"<dataset> <split> #0"``).
+        max_logit_difference: ``max |onnx - torch|`` over the image's logits.
+        argmax_agreement: Fraction of pixels whose predicted class is the same.
+    """
+
+    path: Path
+    image: str
+    max_logit_difference: float
+    argmax_agreement: float
+
+
+def export_model(
+    *,
+    model: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    image: str | os.PathLike[str] | None = None,
+    opset: int = 18,
+) -> ExportReport:
+    """Export a model file to ONNX (spec in its metadata) and compare it with PyTorch on a real image.
+
+    Args:
+        model: A model file (``best.pt``, ``last.pt``, a ``save_pretrained`` folder).
+        out: Destination ``.onnx`` file (written atomically).
+        image: The image to check on; default: the first image of the validation split the model
+            file records (its dataset must be readable here).
+        opset: ONNX opset version.
+    """
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise PixelwiseError(f"{out}: the exported file must end in .onnx")
+    network = load_model(model)
+    export_onnx(network, path=out, height=256, width=256, opset=opset, spec=network.pixelwise_spec)
+    torch_predictor = Predictor.from_file(model, device="cpu", precision="fp32")
+    onnx_predictor = Predictor.from_file(out)
+    pixels, where = _check_image(torch_predictor, image)
+    expected = torch_predictor.class_scores(pixels[None])  # (1, K, H, W)
+    actual = onnx_predictor.class_scores(pixels[None])
+    return ExportReport(
+        path=out,
+        image=where,
+        max_logit_difference=float((expected - actual).abs().max()),
+        argmax_agreement=float((expected.argmax(1) == actual.argmax(1)).float().mean()),
+    )
+
+
+def _check_image(predictor, image) -> tuple[torch.Tensor, str]:
+    channels = predictor.in_channels
+    if image is not None:
+        return read_input(image, channels=channels), str(image)
+    dataset = predictor.spec.dataset
+    if not dataset.get("name"):
+        raise PixelwiseError("the model file records no dataset to check the export on; pass --image IMAGE")
+    from pixelwise.data import create_dataset
+
+    split = dataset.get("val_split") or dataset.get("train_split") or "val"
+    options = {k: v for k, v in (dataset.get("options") or {}).items() if k != "cache"}
+    try:
+        data = create_dataset(dataset["name"], root=dataset.get("root"), split=split, **options)
+    except PixelwiseError as error:
+        raise PixelwiseError(f"cannot open the model's dataset to check the export ({error}); pass --image IMAGE") from None
+    return data[0][0], f"{dataset['name']} {split} #0"

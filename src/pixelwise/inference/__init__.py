@@ -1,0 +1,19 @@
+"""One front door for inference: a :class:`Predictor` owns pre- and post-processing; strategies
+(whole image, resize, flip TTA) and backends (PyTorch, ONNX Runtime) are its options."""
+
+from pixelwise.inference.load import load_predictor
+from pixelwise.inference.network import NetworkPredictor
+from pixelwise.inference.prediction import Prediction, SemanticPrediction
+from pixelwise.inference.predictor import Predictor, SemanticPredictor
+from pixelwise.inference.strategies import Strategy, forward_at_scale
+
+__all__ = [
+    "NetworkPredictor",
+    "Prediction",
+    "Predictor",
+    "SemanticPrediction",
+    "SemanticPredictor",
+    "Strategy",
+    "forward_at_scale",
+    "load_predictor",
+]

@@ -1,0 +1,1 @@
+"""Runtimes a :class:`~pixelwise.inference.network.NetworkPredictor` can run a network in."""

@@ -1,0 +1,47 @@
+"""The predictor a model file describes, in the runtime its file type implies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pixelwise.inference.network import NetworkPredictor
+from pixelwise.inference.predictor import Predictor
+from pixelwise.inference.strategies import Strategy
+from pixelwise.modelfile.spec import ModelSpec
+
+
+def strategy_for(spec: ModelSpec, *, input_scale: float | None = None, flip: bool = False) -> Strategy:
+    """The file's working scale (or short side), unless ``input_scale`` overrides it."""
+    if input_scale is not None:
+        return Strategy(scale=input_scale, flip=flip)
+    return Strategy(scale=spec.preprocess.input_scale, short_side=spec.preprocess.input_size, flip=flip)
+
+
+def load_predictor(
+    path: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    input_scale: float | None = None,
+    flip: bool = False,
+) -> Predictor:
+    """See :meth:`pixelwise.Predictor.from_file`."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        from pixelwise.inference.backends.onnxruntime import OnnxBackend
+
+        backend = OnnxBackend(path)
+        spec = backend.spec()
+        return NetworkPredictor(backend=backend, spec=spec, strategy=strategy_for(spec, input_scale=input_scale, flip=flip))
+
+    from pixelwise.inference.backends.torch import TorchBackend, prepare_for_inference
+    from pixelwise.modelfile.load import model_from_file, read_any
+    from pixelwise.utils.hardware import autocast_dtype, resolve_device
+
+    run_device = resolve_device(device)
+    contents = read_any(path, map_location=run_device)
+    spec = contents.spec
+    model = prepare_for_inference(model_from_file(contents).to(run_device), in_channels=spec.preprocess.in_channels)
+    backend = TorchBackend(model, device=run_device, amp_dtype=autocast_dtype(run_device, precision))
+    return NetworkPredictor(backend=backend, spec=spec, strategy=strategy_for(spec, input_scale=input_scale, flip=flip))
