@@ -100,8 +100,8 @@ def test_holdout_rounds_and_keeps_at_least_one():
 
 
 def test_listed_paths_are_rerooted(tmp_path):
-    assert resolve_listed(tmp_path, "/SegNet/CamVid/train/x.png") == tmp_path / "train" / "x.png"
-    assert resolve_listed(tmp_path, "val/y.png") == tmp_path / "val" / "y.png"
+    assert resolve_listed(tmp_path, "/SegNet/CamVid/train/x.png", where="l") == tmp_path / "train" / "x.png"
+    assert resolve_listed(tmp_path, "val/y.png", where="l") == tmp_path / "val" / "y.png"
 
 
 def test_missing_masks_policies(tmp_path):

@@ -124,3 +124,13 @@ def test_export_writes_onnx_that_predicts_what_pytorch_predicts(tiny_run, tmp_pa
     assert main(["predict", "--checkpoint", str(onnx_path), str(tmp_path / "x.png"), "--out", str(tmp_path / "pred"),
                  "--no-progress"]) == 0
     assert Image.open(tmp_path / "pred" / "x.png").size == (45, 37)
+
+
+def test_a_sliver_of_an_image_keeps_at_least_one_pixel_when_shrunk():
+    from pixelwise.inference.strategies import forward_at_scale
+
+    def two_classes(x):
+        return x[:, :2]
+
+    assert forward_at_scale(two_classes, torch.rand(1, 3, 1, 1), scale=0.75).shape == (1, 2, 1, 1)
+    assert forward_at_scale(two_classes, torch.rand(1, 3, 1, 40), scale=0.5).shape == (1, 2, 1, 40)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.labels import voc_palette
+from pixelwise.errors import PixelwiseError
 from pixelwise.metrics import scores_from_confusion
 from pixelwise.visual import (
     bar_chart,
@@ -252,9 +253,9 @@ def test_pyplot_global_state_is_untouched(tmp_path):
 def test_failed_save_leaves_nothing_behind(tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("keep me")
-    with pytest.raises(OSError):
+    with pytest.raises(PixelwiseError, match="a file stands where a folder of its path should be"):
         bar_chart(values=[1.0], labels=["a"], path=blocker / "chart.png", title="t", xlabel="x")
-    with pytest.raises(OSError):
+    with pytest.raises(PixelwiseError, match="a file stands where a folder of its path should be"):
         save_label_png(np.zeros((2, 2), dtype=np.uint8), blocker / "mask.png")
     assert blocker.read_text() == "keep me"
 

@@ -14,7 +14,7 @@ import sys
 from pixelwise.errors import PixelwiseError
 
 # One module per subcommand, in the order ``pixelwise --help`` lists them.
-COMMANDS = ("demo", "train", "evaluate", "predict", "export", "score", "data", "models")
+COMMANDS = ("demo", "train", "evaluate", "predict", "export", "score", "serve", "report", "data", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,11 +35,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PixelwiseError as error:
-        print(f"pixelwise: error: {error}", file=sys.stderr)
+        print(f"pixelwise: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pixelwise: interrupted", file=sys.stderr)
         return 130
+
+
+def one_line(error: BaseException) -> str:
+    """The user's message of an error, without the worker traceback a DataLoader worker wraps around it.
+
+    An error raised in a DataLoader worker comes back as ``Caught PixelwiseError in DataLoader worker
+    process 0. Original Traceback (most recent call last): ... PixelwiseError: MESSAGE``: keep MESSAGE.
+    """
+    text = str(error)
+    if "Original Traceback" in text:
+        last = text.strip().splitlines()[-1]
+        text = last.split("PixelwiseError: ", 1)[-1]
+    return text.strip()
 
 
 def _version() -> str:

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pixelwise.classical.registry import list_methods
 from pixelwise.cli.common import parse_options
 from pixelwise.data import list_datasets
 from pixelwise.engine.config import (
@@ -76,7 +77,7 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 # registered loss or model shows up), and whether the flag accepts only those (encoders: any timm name too).
 _NAMES: dict[str, tuple[Callable[[], Sequence[str]], bool]] = {
     "dataset": (list_datasets, True),
-    "model": (list_models, True),
+    "model": (lambda: [*list_models(), *list_methods()], True),  # networks, then classical methods
     "encoder": (list_encoders, False),
     "optimizer": (lambda: OPTIMIZERS, True),
     "schedule": (lambda: SCHEDULES, True),
@@ -89,6 +90,7 @@ _SWITCHES = (
     ("--compile", "compile", True, "torch.compile the model"),
     ("--sync-bn", "sync_batchnorm", True, "SyncBatchNorm under torchrun"),
     ("--resume", "resume", True, "continue from OUT/last.pt if it exists"),
+    ("--overwrite", "overwrite", True, "train into an --out folder that holds another run, deleting its files first"),
     ("--no-hflip", "hflip", False, "no random horizontal flips"),
     ("--no-tensorboard", "tensorboard", False, "do not write TensorBoard logs"),
     ("--no-progress", "progress", False, "hide progress bars"),

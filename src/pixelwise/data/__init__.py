@@ -5,7 +5,7 @@ Every format gives ``(image uint8 (C, H, W), mask int64 (H, W))`` pairs through 
 """
 
 from pixelwise.constants import IGNORE_INDEX
-from pixelwise.data import ade20k, camvid, cityscapes, folder, isbi, pets, shapes, voc  # noqa: F401  (registers)
+from pixelwise.data import ade20k, camvid, cityscapes, folder, isbi, pennfudan, pets, shapes, voc  # noqa: F401  (registers)
 from pixelwise.data.base import DatasetInfo, SegmentationDataset
 from pixelwise.data.files import FileDataset, Sample
 from pixelwise.data.registry import (

@@ -100,7 +100,8 @@ def _find_samples(root: Path, split: str) -> tuple[list[Sample], str]:
             parts = line.split()
             if len(parts) != 2:
                 raise PixelwiseError(f"{listed} line {number} should be 'IMAGE MASK', found {line!r}; fix the list file")
-            image, mask = resolve_listed(root, parts[0]), resolve_listed(root, parts[1])
+            where = f"{listed} line {number}"
+            image, mask = resolve_listed(root, parts[0], where=where), resolve_listed(root, parts[1], where=where)
             samples.append(Sample(name=image.stem, image=image, mask=mask if mask.exists() else None))
         return samples, str(listed)
     if segnet_dir.is_dir():

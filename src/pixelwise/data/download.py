@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import lzma
 import os
 import shutil
 import tarfile
@@ -22,6 +23,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,20 +207,11 @@ def extract_archive(*, archive: str | os.PathLike[str], dest: str | os.PathLike[
     dest.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
     try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    if not (staging / member).resolve().is_relative_to(staging.resolve()):
-                        raise PixelwiseError(f"archive {archive} holds an unsafe path {member!r}; not extracting it")
-                bundle.extractall(staging)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as bundle:
-                try:
-                    bundle.extractall(staging, filter="data")  # refuses absolute paths, '..' and odd links
-                except tarfile.FilterError as error:
-                    raise PixelwiseError(f"archive {archive} holds an unsafe member ({error}); not extracting it") from error
-        else:
-            raise PixelwiseError(f"{archive} is neither a zip nor a tar archive; delete it and download again")
+        try:
+            _extract_into(archive, staging)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise PixelwiseError(f"archive {archive} is truncated or corrupt ({reason}); delete it and download again") from None
         for item in staging.iterdir():
             final = dest / item.name
             if final.is_dir() and item.is_dir():
@@ -228,6 +221,24 @@ def extract_archive(*, archive: str | os.PathLike[str], dest: str | os.PathLike[
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest
+
+
+def _extract_into(archive: Path, staging: Path) -> None:
+    """Every member of a zip or tar archive into ``staging``, refusing members that escape it."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.namelist():
+                if not (staging / member).resolve().is_relative_to(staging.resolve()):
+                    raise PixelwiseError(f"archive {archive} holds an unsafe path {member!r}; not extracting it")
+            bundle.extractall(staging)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as bundle:
+            try:
+                bundle.extractall(staging, filter="data")  # refuses absolute paths, '..' and odd links
+            except tarfile.FilterError as error:
+                raise PixelwiseError(f"archive {archive} holds an unsafe member ({error}); not extracting it") from error
+    else:
+        raise PixelwiseError(f"{archive} is neither a zip nor a tar archive; delete it and download again")
 
 
 def _matches(path: Path, *, md5: str | None, sha256: str | None) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelwise.data.base import PairTransform, SegmentationDataset
+from pixelwise.errors import PixelwiseError
 from pixelwise.registry import Registry
 
 DatasetBuilder = Callable[..., SegmentationDataset]
@@ -42,7 +43,7 @@ def list_splits(name: str, *, root: str | os.PathLike[str] | None, **options: An
     """
     import pixelwise.data  # noqa: F401  (registers every format)
 
-    DATASETS.get(name)  # an unknown name lists the valid ones
+    check_options(name, options)  # an unknown name lists the valid ones, an unknown option the format's options
     if name not in SPLITS:
         return ["train"]
     finder = SPLITS.get(name)
@@ -76,4 +77,19 @@ def create_dataset(
     """
     import pixelwise.data  # noqa: F401  (registers every format)
 
+    check_options(name, options)
     return DATASETS.get(name)(root=root, split=split, transform=transform, **options)
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse an option the format does not take, listing the ones it does."""
+    builder = DATASETS.get(name)
+    parameters = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    valid = [key for key in parameters if key not in ("root", "split", "transform")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise PixelwiseError(
+            f"dataset {name!r} has no option {', '.join(unknown)}; its options are: {', '.join(valid) or 'none'}"
+        )

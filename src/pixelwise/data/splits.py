@@ -57,16 +57,34 @@ def holdout(names: Sequence[str], *, split: str, pool: str, val_fraction: float,
     return chosen
 
 
-def resolve_listed(root: Path, listed: str) -> Path:
+def resolve_listed(root: Path, listed: str, *, where: str) -> Path:
     """A path from a split list, found under ``root``.
 
     Relative paths are taken from ``root``. Absolute paths that do not exist (lists written on
     another machine, like SegNet's ``/SegNet/CamVid/train/x.png``) are re-rooted by keeping
-    their last two parts (``train/x.png``).
+    their last two parts (``train/x.png``). A path that leads outside ``root`` (``../../x.png``,
+    ``/etc/passwd``) is refused: a list file never makes pixelwise read outside the dataset.
+
+    Args:
+        root: The dataset folder.
+        listed: The path as the list writes it.
+        where: ``"FILE line N"``, for the message.
     """
+    if "\x00" in listed:
+        raise PixelwiseError(f"{where} holds a NUL character, which no file name has; fix the list file")
     path = Path(listed)
-    if not path.is_absolute():
-        return root / path
-    if path.exists():
-        return path
-    return root / Path(*path.parts[-2:])
+    try:
+        if not path.is_absolute():
+            candidate = root / path
+        elif path.exists():
+            candidate = path
+        else:
+            candidate = root / Path(*path.parts[-2:])
+        inside = candidate.resolve().is_relative_to(root.resolve())
+    except OSError as error:  # a name too long for the file system, ...
+        raise PixelwiseError(f"{where} names {listed!r}, which is no usable path ({error.strerror}); fix the list file") from None
+    if not inside:
+        raise PixelwiseError(
+            f"{where} names {listed!r}, which is outside the dataset folder {root}; list only files inside --root"
+        )
+    return candidate

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from pixelwise.checks import check_int
 from pixelwise.data.decode import IMAGE_SUFFIXES, is_jpeg, read_image
 from pixelwise.data.files import FileDataset, Sample, size_mismatch
 from pixelwise.data.labels import allowed_labels, describe_invalid, invalid_labels
@@ -52,6 +53,7 @@ def verify_dataset(
     Returns:
         The report; ``report.ok`` is False when any problem is an error.
     """
+    check_int("workers", workers, minimum=0)
     found = list_splits(dataset, root=root, **options)
     checked = [split] if split is not None else found
     opened: dict[str, FileDataset] = {}

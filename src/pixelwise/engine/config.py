@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from pixelwise.checks import check_bool, check_device, check_float, check_int, check_str
 from pixelwise.errors import PixelwiseError
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -89,6 +90,8 @@ class TrainConfig:
         seed: Seeds model init, shuffling and augmentation; the same seed gives the same run.
         out: Output folder (checkpoints, logs, curves, config).
         resume: Continue from ``out/last.pt`` when it exists.
+        overwrite: Train into an ``out`` that holds another run, deleting that run's files first (without
+            ``resume`` or ``overwrite``, such a folder is refused).
         early_stopping: Stop after this many validations without a better mIoU (``None``: never).
         eval_every: Epochs between validations (the last epoch is always validated).
         log_every: Steps between loss read-outs (each read-out synchronises with the device).
@@ -137,6 +140,7 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/train"
     resume: bool = False
+    overwrite: bool = False
     early_stopping: int | None = None
     eval_every: int = 1
     log_every: int = 10
@@ -144,6 +148,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        _check_values(self)
         for name in OPTION_FIELDS:
             object.__setattr__(self, name, _as_options(name, getattr(self, name)))
         self._fold_encoder()
@@ -162,11 +167,16 @@ class TrainConfig:
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 raise PixelwiseError(f"unknown {name} {getattr(self, name)!r}; choose {_one_of(allowed)}")
-        if self.grad_accum < 1 or self.batch_size < 1:
-            raise PixelwiseError("batch_size and grad_accum must be at least 1")
         object.__setattr__(self, "scale_range", tuple(self.scale_range))
         if self.resize_schedule is not None:
-            stages = tuple((float(start), float(factor)) for start, factor in self.resize_schedule)
+            try:
+                stages = tuple((float(start), float(factor)) for start, factor in self.resize_schedule)
+            except (TypeError, ValueError):
+                raise PixelwiseError(
+                    f"resize_schedule {self.resize_schedule!r} is not a list of [start, factor] pairs, e.g. [[0, 0.5], [0.5, 1]]"
+                ) from None
+            if not all(math.isfinite(v) for stage in stages for v in stage):
+                raise PixelwiseError(f"resize_schedule {self.resize_schedule!r}: starts and factors must be finite numbers")
             starts = [start for start, _ in stages]
             if not stages or starts[0] != 0.0 or starts != sorted(set(starts)) or starts[-1] >= 1.0:
                 raise PixelwiseError(
@@ -268,6 +278,43 @@ def _layer(lower: dict[str, Any], upper: dict[str, Any], *, merge_options: bool)
         else:
             data[key] = value
     return data
+
+
+_INTEGERS = {"batch_size": 1, "eval_batch_size": 1, "grad_accum": 1, "eval_every": 1, "log_every": 1, "workers": 0}
+_OPTIONAL_INTEGERS = {"epochs": 1, "crop_size": 1, "input_size": 1, "early_stopping": 1}
+_BOOLS = ("hflip", "channels_last", "compile", "cache", "sync_batchnorm", "resume", "overwrite", "tensorboard", "progress")
+_STRINGS = ("dataset", "train_split", "model", "optimizer", "schedule", "loss", "precision", "out")
+
+
+def _check_values(config: TrainConfig) -> None:
+    """Refuse a value of the wrong type or out of range, naming the field, the value and what is allowed."""
+    for name, minimum in _INTEGERS.items():
+        check_int(name, getattr(config, name), minimum=minimum)
+    for name, minimum in _OPTIONAL_INTEGERS.items():
+        check_int(name, getattr(config, name), minimum=minimum, optional=True)
+    check_int("seed", config.seed, minimum=0)
+    for name in _BOOLS:
+        check_bool(name, getattr(config, name))
+    for name in _STRINGS:
+        check_str(name, getattr(config, name))
+    for name in ("root", "val_split", "encoder"):
+        check_str(name, getattr(config, name), optional=True)
+    check_float("lr", config.lr, positive=True)
+    check_float("input_scale", config.input_scale, positive=True)
+    check_float("budget_minutes", config.budget_minutes, positive=True, optional=True)
+    check_float("grad_clip", config.grad_clip, positive=True, optional=True)
+    check_float("warmup", config.warmup, minimum=0, below=1)
+    check_float("label_smoothing", config.label_smoothing, minimum=0, below=1)
+    for name in ("momentum", "weight_decay", "color_jitter", "aux_weight"):
+        check_float(name, getattr(config, name), minimum=0)
+    scale = config.scale_range
+    if not isinstance(scale, list | tuple) or len(scale) != 2:
+        raise PixelwiseError(f"scale_range {scale!r} is not two numbers; write e.g. scale_range: [0.5, 2.0]")
+    for value in scale:
+        check_float("scale_range", value, positive=True)
+    if scale[0] > scale[1]:
+        raise PixelwiseError(f"scale_range {list(scale)}: the low factor is above the high one; write [low, high]")
+    check_device(config.device)
 
 
 def _check_keys(data: dict[str, Any], *, source: str) -> None:

@@ -8,6 +8,7 @@ metrics JSON, the training curves and prediction panels.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def demo_config(*, out: str | Path, epochs: int = 12, train_images: int = 512, s
         workers=0,
         seed=seed,
         out=str(out),
+        overwrite=True,  # the demo is a fixed recipe: running it again replaces the last demo run
         progress=progress,
         tensorboard=False,
     )
@@ -82,3 +84,13 @@ def run_demo(*, out: str | Path = "pixelwise-demo", epochs: int = 12, train_imag
         batch_size=32,
     )
     return DemoResult(out=result.out, scores=scores, seconds=time.perf_counter() - start)
+
+
+def demo_model_file(*, out: str | Path = "pixelwise-demo", log: Callable[[str], None] = print) -> Path:
+    """``out/best.pt`` of the demo (what ``pixelwise serve --demo`` serves), running :func:`run_demo` first when
+    it is missing."""
+    path = Path(out) / "best.pt"
+    if not path.is_file():
+        log(f"no demo model in {out}/: training it first (pixelwise demo --out {out}, about 2 minutes on a laptop CPU)")
+        run_demo(out=out)
+    return path

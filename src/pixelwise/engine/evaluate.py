@@ -21,6 +21,8 @@ def evaluate(
     *,
     checkpoint: str | Path | None = None,
     predictor: Predictor | None = None,
+    model: str | None = None,
+    model_options: dict[str, Any] | None = None,
     dataset: str | None = None,
     root: str | None = None,
     split: str = "val",
@@ -33,12 +35,16 @@ def evaluate(
     precision: str = "auto",
     input_scale: float | None = None,
     flip: bool = False,
+    html: bool = False,
 ) -> SegmentationScores:
     """Score a model file or any :class:`~pixelwise.Predictor` on ``dataset``/``split``.
 
     Args:
         checkpoint: A model file (``best.pt``, an exported ``.onnx``, ...); or give ``predictor``.
         predictor: Any predictor (a network in any runtime, a classical method).
+        model, model_options: Or a classical method by name (:func:`pixelwise.classical.list_methods`) and its
+            options: it is fitted on the ``"train"`` split of ``dataset`` (the forest, or the rule that maps
+            its regions to classes; :mod:`pixelwise.classical.mapping`), then scored on ``split``.
         dataset, root, dataset_options: The data, as :func:`pixelwise.create_dataset` names it. Default:
             what the model file records it was trained on; options given here override the recorded ones.
         split: The split to score.
@@ -53,13 +59,23 @@ def evaluate(
             ``None``: the scale the model was trained at.
         flip: Horizontal-flip test-time augmentation (average of the image's and its mirror's logits);
             report it apart from single-pass scores, as papers do.
+        html: Also write ``out/report.html``: one self-contained page with the scores, charts, panels, and the
+            training run's curves and configuration (needs ``out``).
 
     Returns:
         The dataset-level scores.
     """
-    if (checkpoint is None) == (predictor is None):
-        raise PixelwiseError("give exactly one of checkpoint (a model file) or predictor")
-    where = str(checkpoint) if checkpoint is not None else type(predictor).__name__
+    if html and out is None:
+        raise PixelwiseError("an HTML report needs a folder for its files; pass out (--out DIR)")
+    if sum(given is not None for given in (checkpoint, predictor, model)) != 1:
+        raise PixelwiseError("give exactly one of checkpoint (a model file), predictor or model (a classical method)")
+    if model is not None:
+        if dataset is None:
+            raise PixelwiseError(f"classical method {model!r} needs a dataset (--dataset, --root): it is fitted on its train split")
+        from pixelwise.classical.fit import fit_predictor
+
+        predictor = fit_predictor(model, dataset=dataset, options=model_options, root=root, dataset_options=dataset_options)
+    where = str(checkpoint) if checkpoint is not None else model or type(predictor).__name__
     if predictor is None:
         predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
     name, data = open_dataset(predictor, dataset=dataset, root=root, split=split, options=dataset_options, where=where)
@@ -83,6 +99,11 @@ def evaluate(
     scores = confusion.compute(class_names=list(data.class_names))
     if out is not None:
         write_evaluation(scores, samples, out=Path(out), palette=list(data.palette), ignore_index=data.ignore_index)
+    if html:
+        from pixelwise.report import write_evaluation_report
+
+        write_evaluation_report(out=Path(out), predictor=predictor, checkpoint=checkpoint, dataset=name, split=split,
+                                images=len(data), palette=list(data.palette))
     return scores
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import glob
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from pixelwise.checks import check_int
 from pixelwise.data.decode import read_image
 from pixelwise.data.files import image_files
 from pixelwise.errors import PixelwiseError
@@ -25,25 +27,50 @@ class PredictReport:
     failed: dict[Path, str] = field(default_factory=dict)
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns -> a list of image paths."""
-    paths: list[Path] = []
+def expand_inputs(inputs: list[str | Path]) -> dict[Path, str]:
+    """Files, folders (their images, sorted) and glob patterns -> ``{image path: output name}``.
+
+    The output name keeps what tells inputs apart: the file name without its last suffix
+    (``x.v1.png`` -> ``x.v1``); the full name where two inputs would share that (``a.png`` and
+    ``a.jpg`` -> ``a.png``, ``a.jpg``); the input folder's name in front where two folders hold the
+    same file name. No two inputs get the same output name.
+    """
+    found: dict[Path, str] = {}  # path -> its name relative to the folder (or glob) it came from
+    roots: dict[Path, str] = {}  # path -> the name of that folder
     for item in inputs:
         text = str(item)
         if any(ch in text for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
             if not matches:
                 raise PixelwiseError(f"{text}: the pattern matches no file; check the pattern")
-            paths.extend(p for p in matches if p.is_file())
+            for path in matches:
+                if path.is_file():
+                    found.setdefault(path, path.name)
+                    roots.setdefault(path, path.parent.name)
         elif Path(text).is_dir():
-            paths.extend(image_files(Path(text)))
+            for path in image_files(Path(text)):
+                found.setdefault(path, path.name)
+                roots.setdefault(path, Path(text).resolve().name)
         elif Path(text).is_file():
-            paths.append(Path(text))
+            found.setdefault(Path(text), Path(text).name)
+            roots.setdefault(Path(text), Path(text).resolve().parent.name)
         else:
             raise PixelwiseError(f"{text}: no such file or folder; pass images, folders or glob patterns")
-    if not paths:
+    if not found:
         raise PixelwiseError("no input images found; pass image files, folders of images or glob patterns")
-    return list(dict.fromkeys(paths))
+    names = {path: Path(name).stem for path, name in found.items()}
+    for rule in (lambda path: found[path], lambda path: f"{roots[path]}/{found[path]}"):
+        clashing = _clashes(names)
+        for path in clashing:
+            names[path] = rule(path)
+    for path in _clashes(names):  # the same folder name and file name twice: number them
+        names[path] = f"{names[path]}~{list(found).index(path)}"
+    return names
+
+
+def _clashes(names: dict[Path, str]) -> list[Path]:
+    counts = Counter(names.values())
+    return [path for path, name in names.items() if counts[name] > 1]
 
 
 def predict(
@@ -78,13 +105,14 @@ def predict(
     """
     if (checkpoint is None) == (predictor is None):
         raise PixelwiseError("give exactly one of checkpoint (a model file) or predictor")
+    check_int("batch_size", batch_size, minimum=1)
     if predictor is None:
         predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
     palette = list(predictor.labels.palette) or default_palette(predictor.labels.num_classes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = PredictReport()
-    paths = expand_inputs(inputs)
+    names = expand_inputs(inputs)
     batch: list[tuple[Path, torch.Tensor]] = []  # (path, uint8 image (C, H, W))
 
     def flush() -> None:
@@ -93,15 +121,16 @@ def predict(
         predictions = predictor.predict_batch(torch.stack([image for _, image in batch]))
         for (path, image), prediction in zip(batch, predictions, strict=True):
             label = prediction.label_map
-            stem = out / path.stem
+            stem = out / names[path]
+            stem.parent.mkdir(parents=True, exist_ok=True)
             report.written[path] = [
-                save_label_png(label, stem.with_suffix(".png"), palette=palette),
+                save_label_png(label, stem.with_name(stem.name + ".png"), palette=palette),
                 save_png(colorize(label, palette=palette), stem.with_name(stem.name + "_color.png")),
                 save_png(overlay(image, label, palette=palette, alpha=alpha), stem.with_name(stem.name + "_overlay.png")),
             ]
         batch.clear()
 
-    for path in tqdm(paths, desc="predict", disable=not progress):
+    for path in tqdm(list(names), desc="predict", disable=not progress):
         try:
             image = read_image(path, channels=predictor.in_channels)
         except PixelwiseError as error:

@@ -43,7 +43,13 @@ class RunLog:
             self._writer.add_scalar(tag, value, step)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        """Record one epoch's row and refresh ``history.csv`` and ``curves.png``.
+        """Record one epoch's row (:meth:`add`) and refresh the files (:meth:`write`)."""
+        self.write(self.add(row))
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Record one epoch's row in :attr:`history` and return it; no file is written yet, so the caller
+        can save the checkpoint that holds the epoch first (``history.csv`` never lists an epoch no
+        checkpoint holds).
 
         A second row for the epoch just logged (its validation, run once the time budget ran out)
         completes that epoch's row instead of adding one.
@@ -52,6 +58,10 @@ class RunLog:
             self.history[-1] = row = {**self.history[-1], **row}
         else:
             self.history.append(row)
+        return row
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Refresh ``history.csv``, ``curves.png`` and TensorBoard with the row :meth:`add` recorded."""
         for key, value in row.items():
             if key not in ("epoch", "step") and isinstance(value, float):
                 self.scalar(f"epoch/{key}", value, int(row["epoch"]))
@@ -61,7 +71,7 @@ class RunLog:
         writer.writeheader()
         writer.writerows(self.history)
         atomic_write_text(self.out / "history.csv", buffer.getvalue())
-        if "val_miou" in row or time.monotonic() - self._plotted_at >= PLOT_EVERY_S:
+        if any(key.startswith("val_") for key in row) or time.monotonic() - self._plotted_at >= PLOT_EVERY_S:
             self._plot()
 
     def _plot(self) -> None:

@@ -8,6 +8,7 @@ or early stopping. What differs per task (loss terms, evaluator) sits behind
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -35,6 +36,7 @@ from pixelwise.engine.checkpoint import load_checkpoint, restore_rng_states, sav
 from pixelwise.engine.config import TrainConfig
 from pixelwise.engine.distributed import broadcast_flag, cleanup_distributed, init_distributed
 from pixelwise.engine.loop import StepContext, train_one_epoch, validate
+from pixelwise.engine.run_folder import open_run_folder
 from pixelwise.engine.run_log import RunLog
 from pixelwise.engine.schedule import lr_factor, resize_factor
 from pixelwise.errors import PixelwiseError
@@ -106,9 +108,18 @@ def train(
     Returns:
         A :class:`TrainResult` with the best validation score and the epoch history.
     """
+    from pixelwise.classical.registry import is_classical
+
+    if is_classical(config.model):  # a classical method is fitted, not trained by this loop
+        from pixelwise.classical.fit import fit_classical
+
+        return fit_classical(config)
     group, device = init_distributed(resolve_device(config.device))
     try:
-        return _train(config, group, device, model=model, train_set=train_set, val_set=val_set, task=task)
+        with contextlib.ExitStack() as stack:
+            if group.is_main:  # one writer per run folder, and never two runs' files mixed in one
+                stack.enter_context(open_run_folder(Path(config.out), resume=config.resume, overwrite=config.overwrite))
+            return _train(config, group, device, model=model, train_set=train_set, val_set=val_set, task=task)
     finally:
         cleanup_distributed()
 
@@ -139,7 +150,13 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
         checkpoint = load_checkpoint(out / "last.pt", map_location=device)
         if checkpoint.training is None:
             raise PixelwiseError(f"{out / 'last.pt'} holds no training state; it cannot be resumed, train into a new --out")
-        unwrap_model(model).load_state_dict(checkpoint.state_dict)
+        try:
+            unwrap_model(model).load_state_dict(checkpoint.state_dict)
+        except RuntimeError as error:
+            raise PixelwiseError(
+                f"{out / 'last.pt'} holds weights of another network than this config builds "
+                f"({str(error).splitlines()[0]}); resume with the run's own config.yaml (--config {out / 'config.yaml'})"
+            ) from None
         optimizer.load_state_dict(checkpoint.training["optimizer"])
         if checkpoint.training.get("scaler"):
             scaler.load_state_dict(checkpoint.training["scaler"])
@@ -147,6 +164,10 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
         extra.setdefault("best_score", extra.pop("best_miou", -math.inf))  # files written before tasks existed
         state.update(extra)
         restore_rng_states(checkpoint.training["rng"])
+        done = _finished(state, config)
+        if done:
+            raise PixelwiseError(f"{out / 'last.pt'}: the run is finished ({done}); nothing to resume. "
+                                 "Raise --epochs or --budget to train on, or train into a new --out")
     wrapped = model
     if group.distributed:
         # An auxiliary head that no loss reads (aux_weight 0) gets no gradient; DDP must be told.
@@ -158,7 +179,6 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
         wrapped = torch.compile(wrapped)
 
     if group.is_main:
-        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     log = RunLog(out, history=state["history"], tensorboard=config.tensorboard) if group.is_main else None
     ctx = StepContext(
@@ -206,7 +226,12 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
             loader.sampler.set_epoch(epoch)
         bar = tqdm(total=len(loader), desc=f"epoch {epoch}", disable=not (config.progress and group.is_main), leave=False)
 
-        def on_log(loss: float, images_per_s: float, batches: int, terms: dict[str, float], bar=bar) -> None:
+        def on_log(loss: float, images_per_s: float, batches: int, terms: dict[str, float], bar=bar, epoch=epoch) -> None:
+            if not math.isfinite(loss):  # stop before this epoch is saved: no NaN weights over a good best.pt
+                raise PixelwiseError(
+                    f"the training loss became {loss} by step {state['step']} (epoch {epoch}); nothing of this epoch "
+                    f"was saved. Lower the learning rate (--lr, now {config.lr:g}) or clip gradients (--grad-clip 1)"
+                )
             bar.update(batches)
             bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_s * group.world_size:.1f}")
             if log is not None:
@@ -244,13 +269,14 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
                 state["stale"] += 1
         state["elapsed"] = time.perf_counter() - started
         if group.is_main:
-            log.epoch(row)
+            row = log.add(row)
             state["history"] = log.history
             _save(out / "last.pt", model, optimizer, scaler, spec, state, row)
             if improved or val_set is None:
                 _save(out / "best.pt", model, optimizer, scaler, spec, state, row, resumable=False)
                 if scores is not None:
                     atomic_write_json(out / "metrics.json", scores.to_dict())
+            log.write(row)  # after the checkpoints: history.csv never lists an epoch no checkpoint holds
             tqdm.write(_summary(row, config, budget))
         # A validation may carry the run past its budget: stop then rather than start an empty epoch.
         finished = finished or bool(budget and validated and progress() >= 1.0)
@@ -263,7 +289,22 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
                        history=state["history"], scores=scores)
 
 
+def _finished(state: dict[str, Any], config: TrainConfig) -> str:
+    """Why a resumed run has nothing left to do ("" when it has)."""
+    if config.epochs is not None and state["epoch"] >= config.epochs:
+        return f"epoch {state['epoch']} of {config.epochs}"
+    if config.budget_minutes is not None and state["elapsed"] >= config.budget_minutes * 60:
+        return f"{state['elapsed'] / 60:.1f} of {config.budget_minutes:g} minutes"
+    if config.early_stopping is not None and state["stale"] >= config.early_stopping:
+        return f"stopped early after {state['stale']} validations without improvement"
+    return ""
+
+
 def _save(path: Path, model, optimizer, scaler, spec: ModelSpec, state: dict, row: dict, *, resumable: bool = True) -> None:
+    if not all(bool(torch.isfinite(value).all()) for value in unwrap_model(model).state_dict().values()
+               if value.is_floating_point()):
+        raise PixelwiseError(f"the weights hold NaN or infinite values after epoch {state['epoch']}; {path.name} was "
+                             "not written. Lower the learning rate (--lr) or clip gradients (--grad-clip 1)")
     save_checkpoint(
         path, model=unwrap_model(model), spec=spec, optimizer=optimizer, scaler=scaler, epoch=state["epoch"],
         step=state["step"], metrics={k: v for k, v in row.items() if isinstance(v, int | float)},

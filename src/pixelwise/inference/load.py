@@ -42,6 +42,12 @@ def load_predictor(
     run_device = resolve_device(device)
     contents = read_any(path, map_location=run_device)
     spec = contents.spec
+    from pixelwise.classical.registry import is_classical
+
+    if is_classical(spec.model):  # a method without a network: no device, precision or input scale
+        from pixelwise.classical.predictor import ClassicalPredictor
+
+        return ClassicalPredictor.from_model_file(contents)
     model = prepare_for_inference(model_from_file(contents).to(run_device), in_channels=spec.preprocess.in_channels)
     backend = TorchBackend(model, device=run_device, amp_dtype=autocast_dtype(run_device, precision))
     return NetworkPredictor(backend=backend, spec=spec, strategy=strategy_for(spec, input_scale=input_scale, flip=flip))

@@ -62,7 +62,12 @@ def forward_at_scale(
         scale = short_side / min(image.shape[-2:])
     if scale == 1.0:
         return forward(image)
-    small = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False, antialias=scale < 1)
+    height, width = image.shape[-2:]
+    if int(height * scale) < 1 or int(width * scale) < 1:  # a sliver of an image: keep at least one pixel
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        small = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
+    else:
+        small = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False, antialias=scale < 1)
     logits = forward(small)  # (N, K, sH, sW)
     return F.interpolate(logits, size=image.shape[-2:], mode="bilinear", align_corners=False)  # (N, K, H, W)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pixelwise.checks import check_int
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.labels import check_labels
 
@@ -76,6 +77,7 @@ class ConfusionMatrix:
     """
 
     def __init__(self, *, num_classes: int, ignore_index: int | None = IGNORE_INDEX, device: torch.device | str = "cpu"):
+        check_int("num_classes", num_classes, minimum=1)
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)

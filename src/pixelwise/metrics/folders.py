@@ -10,6 +10,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from pixelwise.checks import check_int
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.decode import read_mask
 from pixelwise.data.labels import check_labels
@@ -42,6 +43,7 @@ def score_folders(
         PixelwiseError: empty or missing folder, a file without its counterpart, a size mismatch,
             an out-of-range label, an unreadable, non-image or multi-channel file.
     """
+    check_int("num_classes", num_classes, minimum=1)
     if class_names is not None and len(class_names) != num_classes:
         raise PixelwiseError(f"{len(class_names)} class names given for --num-classes {num_classes}; give one name per class")
     preds, truths = _label_files(Path(pred_dir), "prediction"), _label_files(Path(truth_dir), "truth")

@@ -107,7 +107,7 @@ def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.d
         # The weights-only unpickler met a global or an opcode it does not allow: code, a custom
         # object, or bytes that are no model file at all. Nothing from the file ran.
         raise PixelwiseError(f"{path} is not a pixelwise model file or holds code; refusing to unpickle it") from None
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 (any failure to parse untrusted bytes means a damaged file)
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise PixelwiseError(
             f"{path} is truncated or corrupt ({reason}); use another checkpoint (e.g. best.pt) or train again"
@@ -125,6 +125,8 @@ def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.d
             f"{path} has model file format {payload['version']}, newer than this pixelwise reads ({VERSION}); "
             "upgrade pixelwise"
         )
+    if not isinstance(payload.get("spec"), dict | ModelSpec) or not isinstance(payload.get("state_dict"), dict):
+        raise PixelwiseError(f"{path} is a damaged pixelwise model file (no spec or weights); use another file or train again")
     spec = payload["spec"] if isinstance(payload["spec"], ModelSpec) else ModelSpec.from_dict(payload["spec"], where=str(path))
     return ModelFile(spec=spec, state_dict=payload["state_dict"], training=payload.get("training"), path=path)
 

@@ -77,9 +77,21 @@ def create_model(name: str, *, num_classes: int, in_channels: int = 3, **options
         raise PixelwiseError(f"model {name!r} has no option {', '.join(unknown)}; its options are: {valid}")
     arguments = signature.bind(num_classes=num_classes, in_channels=in_channels, **options)
     arguments.apply_defaults()
+    _check_sizes(name, arguments.arguments)
     model = builder(**arguments.arguments)
     model.pixelwise_config = {"name": name, **arguments.arguments}
     return model
+
+
+def _check_sizes(name: str, arguments: dict[str, Any]) -> None:
+    """Widths and depths (``*channels``, ``depth``) are positive integers, refused here rather than deep in a
+    convolution's first forward pass."""
+    for key, value in arguments.items():
+        if not (key.endswith("channels") or key == "depth") or value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            raise PixelwiseError(f"model {name!r}: {key}={value!r} must be a positive integer (or a list of them)")
 
 
 def _import_zoo() -> None:

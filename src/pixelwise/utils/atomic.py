@@ -7,12 +7,16 @@ disk, then renamed over the destination (``os.replace`` is atomic on POSIX and W
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from pixelwise.errors import PixelwiseError
 
 
 @contextlib.contextmanager
@@ -26,7 +30,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ...     torch.save(state, tmp)
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise PixelwiseError(f"{path} is a folder; give the path of a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise PixelwiseError(f"cannot write {path}: a file stands where a folder of its path should be") from None
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -36,6 +45,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; give the usual permissions
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise PixelwiseError(f"no space left on device writing {path}; free some space and run again") from None
+        raise
+    except RuntimeError as error:
+        # torch.save's zip writer reports a full disk as "unexpected pos ..." / "PytorchStreamWriter failed"
+        if "unexpected pos" in str(error) or "PytorchStreamWriter" in str(error):
+            if shutil.disk_usage(path.parent).free < 64 * 2**20:
+                raise PixelwiseError(f"no space left on device writing {path}; free some space and run again") from None
+            raise PixelwiseError(f"could not write {path} ({str(error).splitlines()[0]}); check the disk") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

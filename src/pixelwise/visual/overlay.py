@@ -114,6 +114,21 @@ def save_label_png(
     Shape:
         mask: ``(H, W)``.
     """
+    return _save_image(label_image(mask, palette=palette, ignore_index=ignore_index, ignore_color=ignore_color), path)
+
+
+def label_image(
+    mask: torch.Tensor | np.ndarray,
+    *,
+    palette: Sequence[RGB] | None = None,
+    ignore_index: int | None = IGNORE_INDEX,
+    ignore_color: RGB = IGNORE_COLOR,
+) -> Image.Image:
+    """The PIL image :func:`save_label_png` writes: "P" with ``palette``, "L" without; the pixels are the indices.
+
+    Shape:
+        mask: ``(H, W)`` integers in 0..255.
+    """
     labels = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if labels.ndim != 2:
         raise ValueError(f"a label map must be (H, W), got shape {labels.shape}")
@@ -133,7 +148,7 @@ def save_label_png(
         if ignore_index is not None and len(palette) <= ignore_index < 256:
             table[ignore_index] = ignore_color
         picture.putpalette(table.reshape(-1).tolist())  # "L" -> "P", the indices unchanged
-    return _save_image(picture, path)
+    return picture
 
 
 def _grey_image(array: np.ndarray) -> Image.Image:
