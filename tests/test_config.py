@@ -244,7 +244,9 @@ def test_loss_help_lists_every_registered_loss(monkeypatch):
 
 
 def test_model_and_dataset_flags_list_the_registries():
-    assert list(flag_action("--model").choices) == list_models()
+    from pixelwise.classical import list_methods
+
+    assert list(flag_action("--model").choices) == [*list_models(), *list_methods()]  # networks, then classical
     assert all(name in flag_action("--model").help for name in list_models())
     assert all(name in flag_action("--dataset").help for name in flag_action("--dataset").choices)
     assert "default: unet" in flag_action("--model").help

@@ -29,7 +29,7 @@ def rgb(h: int = 6, w: int = 8, value: int = 100) -> np.ndarray:
 
 
 def test_every_format_is_registered():
-    assert list_datasets() == ["ade20k", "camvid", "cityscapes", "folder", "isbi2012-em", "pets", "shapes", "voc"]
+    assert list_datasets() == ["ade20k", "camvid", "cityscapes", "folder", "isbi2012-em", "pennfudan", "pets", "shapes", "voc"]
 
 
 # --- camvid -------------------------------------------------------------------------------------

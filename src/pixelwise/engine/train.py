@@ -113,7 +113,8 @@ def train(
     if is_classical(config.model):  # a classical method is fitted, not trained by this loop
         from pixelwise.classical.fit import fit_classical
 
-        return fit_classical(config)
+        with open_run_folder(Path(config.out), resume=config.resume, overwrite=config.overwrite):
+            return fit_classical(config)
     group, device = init_distributed(resolve_device(config.device))
     try:
         with contextlib.ExitStack() as stack:
