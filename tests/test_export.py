@@ -13,8 +13,10 @@ import onnx
 import pytest
 import torch
 
+from pixelwise.errors import PixelwiseError
 from pixelwise.export import export_onnx, verify_onnx
 from pixelwise.models import create_model, list_models
+from pixelwise.models.registry import model_task
 
 TINY_VGG = {"base_channels": 4}
 
@@ -45,8 +47,15 @@ def _export_and_compare(name: str, tmp_path) -> None:
     assert worst < 1e-4
 
 
-def test_export_cases_cover_every_model() -> None:
-    assert set(EXPORT_CASES) == set(list_models())
+def test_export_cases_cover_every_semantic_model() -> None:
+    assert set(EXPORT_CASES) == {name for name in list_models() if model_task(name) == "semantic"}
+
+
+def test_instance_models_are_refused_with_one_line(tmp_path) -> None:
+    model = create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=64)
+    with pytest.raises(PixelwiseError, match="not supported yet"):
+        export_onnx(model, path=tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
 
 
 def test_pspnet_exports_with_dynamic_sizes(tmp_path) -> None:

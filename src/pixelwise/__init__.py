@@ -29,6 +29,7 @@ _EXPORTS = {
     "score_folders": "pixelwise.metrics.folders",
     "create_dataset": "pixelwise.data",
     "list_datasets": "pixelwise.data",
+    "create_instance_dataset": "pixelwise.data.instances",
     "TrainConfig": "pixelwise.engine.config",
     "load_config": "pixelwise.engine.config",
     "run_demo": "pixelwise.engine.demo",
@@ -47,6 +48,7 @@ _EXPORTS = {
     "save_pretrained": "pixelwise.modelfile",
     "Predictor": "pixelwise.inference",
     "SemanticPrediction": "pixelwise.inference",
+    "InstancePrediction": "pixelwise.inference",
     "Strategy": "pixelwise.inference",
     "Task": "pixelwise.tasks",
     "list_tasks": "pixelwise.tasks",
@@ -54,6 +56,7 @@ _EXPORTS = {
 
 __all__ = [
     "ConfusionMatrix",
+    "InstancePrediction",
     "ModelSpec",
     "PixelwiseError",
     "Predictor",
@@ -64,6 +67,7 @@ __all__ = [
     "TrainConfig",
     "confusion_matrix",
     "create_dataset",
+    "create_instance_dataset",
     "create_loss",
     "create_model",
     "evaluate",

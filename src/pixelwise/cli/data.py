@@ -9,9 +9,12 @@ import os
 from pixelwise.cli.common import parse_options
 from pixelwise.data import list_datasets
 from pixelwise.data.download import SOURCES, default_cache_dir, download_dataset
+from pixelwise.data.instances import INSTANCE_DATASETS, list_instance_datasets
+from pixelwise.data.instances.registry import TASKS
 from pixelwise.data.registry import DATASETS
 from pixelwise.data.verify import verify_dataset
 from pixelwise.data.verify_report import format_report, plot_class_shares
+from pixelwise.registry import Registry
 from pixelwise.utils.atomic import atomic_write_json
 
 
@@ -29,16 +32,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     verify = actions.add_parser(
         "verify",
-        help="check every image/mask pair of a dataset and report per-split counts and class shares",
+        help="check every image/mask pair (or instance annotation) of a dataset and report per-split counts and class shares",
         description=(
             "Pair every image with its mask; check that every file decodes, sizes match and labels are classes "
-            "or the ignore index; list files that belong to no split. Prints counts per split, each class's pixel "
+            "or the ignore index; list files that belong to no split. Instance data (--task instance): check every "
+            "annotation (unknown image or category, duplicate ids, polygons under 3 points, empty masks, boxes "
+            "outside the image) and every image. Prints counts per split, each class's pixel (or instance) "
             "share, and every problem with its file and fix. Exits 1 when there is an error (warnings alone pass), "
             "2 on bad arguments."
         ),
     )
-    verify.add_argument("--dataset", required=True, metavar="NAME", choices=list_datasets(),
-                        help=f"dataset format: {', '.join(list_datasets())}; `pixelwise data list` shows their options")
+    names = sorted(set(list_datasets()) | set(list_instance_datasets()))
+    verify.add_argument("--dataset", required=True, metavar="NAME", choices=names,
+                        help=f"dataset format: {', '.join(names)}; `pixelwise data list` shows their options")
+    verify.add_argument("--task", default=None, choices=TASKS,
+                        help="read the files as semantic masks or as instances (default: semantic when the format "
+                             "has a semantic reading, else instance, e.g. coco)")
     verify.add_argument("--root", required=True, metavar="PATH", help="the dataset folder")
     verify.add_argument("--split", default=None, metavar="S", help="check only this split (default: every split found)")
     verify.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
@@ -67,19 +76,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    for name in list_datasets():
-        builder = DATASETS.get(name)
+    print("semantic datasets (--task semantic):")
+    _print_formats(DATASETS, list_datasets())
+    print("\ninstance datasets (--task instance):")
+    _print_formats(INSTANCE_DATASETS, list_instance_datasets())
+    return 0
+
+
+def _print_formats(registry: Registry, names: list[str]) -> None:
+    for name in names:
+        builder = registry.get(name)
         options = [p for p in inspect.signature(builder).parameters if p not in ("root", "split", "transform")]
         module_doc = (inspect.getmodule(builder).__doc__ or "").strip().splitlines()
         summary = module_doc[0].split(": ", 1)[-1] if module_doc else ""
         print(f"{name:12s} {summary}")
         print(f"{'':12s} options: {', '.join(options)}")
-    return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:
     options = parse_options(args.dataset_option)
-    report = verify_dataset(dataset=args.dataset, root=args.root, split=args.split, workers=args.workers, **options)
+    report = verify_dataset(
+        dataset=args.dataset, root=args.root, split=args.split, workers=args.workers, task=args.task, **options
+    )
     print(format_report(report, max_problems=args.max_problems))
     if args.json:
         atomic_write_json(args.json, report.to_dict())

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from pixelwise.classical.registry import list_methods
-from pixelwise.cli.common import parse_options
+from pixelwise.cli.common import add_strategy_arguments, parse_options
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.evaluate import evaluate
 from pixelwise.metrics import format_table
+from pixelwise.tasks.instance import InstanceEvaluation
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,8 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: %(default)s)")
     parser.add_argument("--input-scale", type=float, default=None,
                         help="run the model on images resized by this factor (default: the training scale)")
-    parser.add_argument("--flip", action="store_true",
-                        help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
+    add_strategy_arguments(parser)  # --window, --overlap, --window-batch, --blend, --scales, --flip
+    parser.add_argument("--as-instances", action="store_true",
+                        help="score a semantic model as an instance model: each connected region of a class is one "
+                             "object (the baseline Mask R-CNN is compared with); COCO AP on the dataset's instances")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
     parser.add_argument("--html", action="store_true",
@@ -55,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, root=args.root, split=args.split, out=args.out,
         dataset_options=parse_options(args.dataset_option), num_panels=args.panels, batch_size=args.batch_size,
         workers=args.workers, device=args.device, precision=args.precision, input_scale=args.input_scale,
-        flip=args.flip, html=args.html,
+        flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap, window_batch=args.window_batch,
+        blend=args.blend, html=args.html, as_instances=args.as_instances,
     )
+    if isinstance(scores, InstanceEvaluation):
+        print(scores.format_table())
+        if args.out:
+            print(f"wrote metrics.json, ap.txt, per_class_ap.csv, pr_curves.png, panels.png to {args.out}/")
+        return 0
     print(format_table(scores))
     if args.out:
         print(f"wrote metrics.json, per_class.csv, confusion.png, per_class_iou.png, panels.png"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from pixelwise.cli.common import add_strategy_arguments
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.predict import predict
 
@@ -26,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colour mask (default: %(default)s)")
     parser.add_argument("--input-scale", type=float, default=None,
                         help="run the model on images resized by this factor (default: the scale recorded in the model file)")
-    parser.add_argument("--flip", action="store_true",
-                        help="horizontal-flip test-time augmentation: average the logits of each image and its mirror")
+    add_strategy_arguments(parser)  # --window, --overlap, --window-batch, --blend, --scales, --flip
+    parser.add_argument("--score-threshold", type=float, default=0.5, metavar="S",
+                        help="instance models: write only instances at least this confident (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -38,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     report = predict(
         checkpoint=args.checkpoint, inputs=args.inputs, out=args.out, batch_size=args.batch_size,
         device=args.device, precision=args.precision, alpha=args.alpha, progress=not args.no_progress,
-        input_scale=args.input_scale, flip=args.flip,
+        input_scale=args.input_scale, flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap,
+        window_batch=args.window_batch, blend=args.blend, score_threshold=args.score_threshold,
     )
-    print(f"wrote {3 * len(report.written)} files for {len(report.written)} images to {args.out}/")
+    files = sum(len(paths) for paths in report.written.values())
+    images = sum(1 for path in report.written if path != Path(args.out))  # an instance run adds results.json
+    print(f"wrote {files} files for {images} images to {args.out}/")
     for path, reason in report.failed.items():
         print(f"failed: {path}: {reason}")
     return 1 if report.failed else 0

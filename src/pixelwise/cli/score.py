@@ -1,4 +1,10 @@
-"""``pixelwise score PRED_DIR TRUTH_DIR``: score any tool's label PNGs against the truth."""
+"""``pixelwise score``: score any tool's output against the truth.
+
+Two modes, one command:
+
+- ``pixelwise score PRED_DIR TRUTH_DIR --num-classes N``: folders of label PNGs (semantic scores).
+- ``pixelwise score --coco-gt GT.json --coco-results RESULTS.json``: COCO detections (box and mask AP).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import argparse
 
 from pixelwise.cli.common import parse_class_names
 from pixelwise.constants import IGNORE_INDEX
+from pixelwise.errors import PixelwiseError
 from pixelwise.metrics import format_table
 from pixelwise.metrics.folders import score_folders
 from pixelwise.utils.atomic import atomic_write_json
@@ -14,21 +21,26 @@ from pixelwise.utils.atomic import atomic_write_json
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score a folder of predicted label PNGs against a folder of truth PNGs",
+        help="score predicted label PNGs against truth PNGs, or COCO detections against a COCO ground truth",
         description=(
             "Compare two folders of single-channel label PNGs matched by file name and print per-class IoU, Dice, "
             "precision, recall and F1 with mIoU, pixel accuracy and friends, computed from one dataset-level "
-            "confusion matrix. Exits with code 2 and one line naming the file on bad input."
+            "confusion matrix. With --coco-gt and --coco-results instead, print COCO box and mask AP (pycocotools' "
+            "COCOeval) overall and per class. Exits with code 2 and one line naming the file on bad input."
         ),
     )
-    parser.add_argument("pred_dir", metavar="PRED_DIR", help="folder of predicted label PNGs (one class index per pixel)")
-    parser.add_argument("truth_dir", metavar="TRUTH_DIR", help="folder of ground-truth label PNGs with the same file names")
-    parser.add_argument("--num-classes", type=int, required=True, metavar="N", help="number of classes; labels are 0..N-1")
+    parser.add_argument("pred_dir", metavar="PRED_DIR", nargs="?", help="folder of predicted label PNGs (one class index per pixel)")
+    parser.add_argument("truth_dir", metavar="TRUTH_DIR", nargs="?", help="folder of ground-truth label PNGs with the same file names")
+    parser.add_argument("--num-classes", type=int, default=None, metavar="N", help="number of classes; labels are 0..N-1 (label folders)")
     parser.add_argument(
         "--ignore-index", type=parse_ignore_index, default=IGNORE_INDEX, metavar="I",
         help=f"truth label that is not counted (default {IGNORE_INDEX}); 'none' counts every pixel",
     )  # fmt: skip
     parser.add_argument("--class-names", type=parse_class_names, default=None, metavar="a,b,...", help="comma-separated class names")
+    coco = parser.add_argument_group("COCO instance scores (instead of PRED_DIR TRUTH_DIR)")
+    coco.add_argument("--coco-gt", default=None, metavar="GT.json", help="COCO ground truth (images, annotations, categories)")
+    coco.add_argument("--coco-results", default=None, metavar="RESULTS.json", help="detections in COCO's results format")
+    coco.add_argument("--out", default=None, metavar="DIR", help="write scores.json, per_class.csv and pr_curves.png into DIR")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write every score to this JSON file")
     parser.set_defaults(func=run)
 
@@ -44,6 +56,14 @@ def parse_ignore_index(text: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.coco_gt is not None or args.coco_results is not None:
+        return run_coco(args)
+    if args.out is not None:
+        raise PixelwiseError("--out is for COCO scores (--coco-gt, --coco-results); for label folders use --json OUT")
+    if args.pred_dir is None or args.truth_dir is None:
+        raise PixelwiseError("give PRED_DIR and TRUTH_DIR (folders of label PNGs), or --coco-gt GT.json --coco-results RESULTS.json")
+    if args.num_classes is None:
+        raise PixelwiseError("--num-classes N is required to score label folders; give the number of classes")
     scores = score_folders(
         pred_dir=args.pred_dir,
         truth_dir=args.truth_dir,
@@ -55,4 +75,26 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_json(args.json, scores.to_dict())
         print(f"wrote {args.json}")
+    return 0
+
+
+def run_coco(args: argparse.Namespace) -> int:
+    """``--coco-gt GT.json --coco-results RESULTS.json [--out DIR] [--json OUT]``."""
+    from pixelwise.metrics.coco_eval import evaluate_coco_files
+    from pixelwise.metrics.instance_report import format_instance_table, write_instance_outputs
+
+    if args.coco_gt is None or args.coco_results is None:
+        raise PixelwiseError("--coco-gt and --coco-results go together; give the ground-truth and the results JSON files")
+    if args.pred_dir is not None:
+        raise PixelwiseError("give either PRED_DIR TRUTH_DIR (label folders) or --coco-gt/--coco-results, not both")
+    if args.num_classes is not None or args.class_names is not None:
+        raise PixelwiseError("--num-classes and --class-names are for label folders; COCO files name their own categories")
+    scores = evaluate_coco_files(ground_truth=args.coco_gt, results=args.coco_results)
+    print(format_instance_table(scores))
+    if args.json:
+        atomic_write_json(args.json, scores.to_dict())
+        print(f"wrote {args.json}")
+    if args.out:
+        for path in write_instance_outputs(scores, args.out):
+            print(f"wrote {path}")
     return 0

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pixelwise.classical.registry import list_methods
-from pixelwise.cli.common import parse_options
+from pixelwise.cli.common import format_scores, parse_options
 from pixelwise.data import list_datasets
 from pixelwise.engine.config import (
     CLASS_WEIGHTINGS,
@@ -17,7 +17,7 @@ from pixelwise.engine.config import (
     TrainConfig,
     load_config,
 )
-from pixelwise.engine.train import train
+from pixelwise.engine.train import METRIC_NAMES, train
 from pixelwise.losses import list_losses
 from pixelwise.models import list_encoders, list_models
 
@@ -73,10 +73,17 @@ _FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--eval-every", "eval_every", int, "epochs between validations"),
     ("--log-every", "log_every", int, "steps between loss read-outs"),
 )
+def all_dataset_names() -> list[str]:
+    """Every dataset format: the semantic ones and the instance ones (``coco``), each name once."""
+    from pixelwise.data.instances import list_instance_datasets
+
+    return sorted({*list_datasets(), *list_instance_datasets()})
+
+
 # Fields whose help lists names from a registry or config.py, read when the parser is built (so a newly
 # registered loss or model shows up), and whether the flag accepts only those (encoders: any timm name too).
 _NAMES: dict[str, tuple[Callable[[], Sequence[str]], bool]] = {
-    "dataset": (list_datasets, True),
+    "dataset": (lambda: all_dataset_names(), True),
     "model": (lambda: [*list_models(), *list_methods()], True),  # networks, then classical methods
     "encoder": (list_encoders, False),
     "optimizer": (lambda: OPTIMIZERS, True),
@@ -153,11 +160,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     result = train(config_from_args(args))
     if result.scores is not None:
-        from pixelwise.metrics import format_table
-
-        print(format_table(result.scores))
+        print(format_scores(result.scores))
     if result.scores is None:
         print(f"trained {result.epochs_run} epochs without validation; files in {result.out}/")
     else:
-        print(f"best validation mIoU {result.best_miou:.4f} after {result.epochs_run} epochs; files in {result.out}/")
+        metric = METRIC_NAMES.get(result.metric, result.metric)
+        print(f"best validation {metric} {result.best_score:.4f} after {result.epochs_run} epochs; files in {result.out}/")
     return 0

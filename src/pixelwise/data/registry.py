@@ -81,9 +81,16 @@ def create_dataset(
     return DATASETS.get(name)(root=root, split=split, transform=transform, **options)
 
 
-def check_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse an option the format does not take, listing the ones it does."""
-    builder = DATASETS.get(name)
+def check_options(name: str, options: dict[str, Any], *, builders: Registry[Callable[..., Any]] | None = None) -> None:
+    """Refuse an option the format does not take, listing the ones it does.
+
+    Args:
+        name: A format name (an unknown one raises, listing the valid ones).
+        options: The options given.
+        builders: The registry to look ``name`` up in (default :data:`DATASETS`; instance formats
+            pass :data:`pixelwise.data.instances.INSTANCE_DATASETS`).
+    """
+    builder = (DATASETS if builders is None else builders).get(name)
     parameters = inspect.signature(builder).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return

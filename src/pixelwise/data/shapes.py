@@ -25,7 +25,7 @@ SHAPES_INFO = DatasetInfo(
     palette=((0, 0, 0), (230, 25, 75), (60, 180, 75), (0, 130, 200)),
     ignore_index=IGNORE_INDEX,
 )
-_SPLIT_LENGTHS = {"train": 512, "val": 128, "test": 128}
+SPLIT_LENGTHS = {"train": 512, "val": 128, "test": 128}
 
 
 class ShapesDataset(SegmentationDataset):
@@ -55,14 +55,13 @@ class ShapesDataset(SegmentationDataset):
         cache: bool = False,
     ) -> None:
         super().__init__(transform=transform, cache=cache)
-        if split not in _SPLIT_LENGTHS:
-            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(_SPLIT_LENGTHS)}")
+        if split not in SPLIT_LENGTHS:
+            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(SPLIT_LENGTHS)}")
         self.split = split
-        self.length = _SPLIT_LENGTHS[split] if length is None else length
+        self.length = SPLIT_LENGTHS[split] if length is None else length
         self.size = size
         self.max_objects = max_objects
         self.seed = seed
-        self._split_key = zlib.crc32(split.encode())
         self._rendered: dict[int, tuple[Tensor, Tensor]] = {}  # a few KB per image; drawing is the slow part
 
     def __len__(self) -> int:
@@ -72,10 +71,15 @@ class ShapesDataset(SegmentationDataset):
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} images")
         if index not in self._rendered:
-            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self._split_key) * 1_000_003 + index)
+            generator = shapes_generator(seed=self.seed, split=self.split, index=index)
             self._rendered[index] = render_shapes(size=self.size, max_objects=self.max_objects, generator=generator)
         image, mask = self._rendered[index]
         return image.clone(), mask.clone()
+
+
+def shapes_generator(*, seed: int, split: str, index: int) -> torch.Generator:
+    """The random stream that draws image ``index`` of ``split``: a pure function of its three arguments."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(split.encode())) * 1_000_003 + index)
 
 
 def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -84,13 +88,27 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
     Returns:
         ``(image uint8 (3, size, size), mask int64 (size, size))``.
     """
+    image, layers = draw_shapes(size=size, max_objects=max_objects, generator=generator)
+    mask = torch.zeros(size, size, dtype=torch.int64)
+    for label, inside in layers:  # later shapes cover earlier ones
+        mask[inside] = label
+    return image, mask
+
+
+def draw_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> tuple[Tensor, list[tuple[int, Tensor]]]:
+    """Draw one image; the one renderer behind the semantic and the instance ``shapes``.
+
+    Returns:
+        ``(image uint8 (3, size, size), layers)``: each shape's ``(class, footprint bool (size, size))``
+        from bottom to top; a shape hides the parts of earlier ones that it covers.
+    """
     def uniform(low: float, high: float) -> float:
         return low + (high - low) * float(torch.rand((), generator=generator))
 
     ys, xs = _grid(size)
     background = torch.rand(3, generator=generator)
     image = _texture(size, background, generator)  # (3, S, S) float in [0, 1]
-    mask = torch.zeros(size, size, dtype=torch.int64)
+    layers: list[tuple[int, Tensor]] = []
     count = int(torch.randint(1, max_objects + 1, (), generator=generator))
     for _ in range(count):
         label = int(torch.randint(1, 4, (), generator=generator))
@@ -116,10 +134,10 @@ def render_shapes(*, size: int, max_objects: int, generator: torch.Generator) ->
             colour = torch.rand(3, generator=generator)
         fill = _texture(size, colour, generator)
         image = torch.where(inside, fill, image)
-        mask[inside] = label
+        layers.append((label, inside))
     noise = torch.randn(3, size, size, generator=generator) * uniform(0.02, 0.08)
     image = (image + noise).clamp(0, 1)
-    return (image * 255).round().to(torch.uint8), mask
+    return (image * 255).round().to(torch.uint8), layers
 
 
 @functools.cache

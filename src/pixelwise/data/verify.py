@@ -3,7 +3,8 @@
 Like keras-segmentation's ``verify_dataset`` and nnU-Net's integrity check: every image is
 paired with its mask, every file decodes, image and mask sizes match, every label is a class
 or the ignore index, and files that belong to no split are listed. Each problem names the
-file and the fix; counts per split and each class's pixel share come with it.
+file and the fix; counts per split and each class's pixel share come with it. Instance data
+(COCO files, instance-id masks) is checked by :mod:`pixelwise.data.instances.verify`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 from pixelwise.checks import check_int
 from pixelwise.data.decode import IMAGE_SUFFIXES, is_jpeg, read_image
 from pixelwise.data.files import FileDataset, Sample, size_mismatch
+from pixelwise.data.instances.registry import resolve_task
+from pixelwise.data.instances.verify import verify_instances
 from pixelwise.data.labels import allowed_labels, describe_invalid, invalid_labels
 from pixelwise.data.registry import create_dataset, list_splits
 from pixelwise.data.verify_report import Problem, Severity, SplitSummary, VerifyReport
@@ -35,18 +38,21 @@ def verify_dataset(
     root: str | os.PathLike[str],
     split: str | None = None,
     workers: int = 0,
+    task: str | None = None,
     **options: Any,
 ) -> VerifyReport:
     """Check every file of a dataset and report what is wrong.
 
     Args:
-        dataset: A format name (``"camvid"``, ``"pets"``, ``"folder"``, ...).
+        dataset: A format name (``"camvid"``, ``"pets"``, ``"folder"``, ``"coco"``, ...).
         root: The dataset folder.
         split: One split to check; ``None`` checks every split found on disk (a pool with a
             carved hold-out, like Pet's ``trainval``, is checked once as a whole).
         workers: Processes that decode and check files in parallel (0: this process). Each
             worker runs single-threaded, which is also much faster than two intra-op threads
             on a busy machine.
+        task: ``"semantic"`` or ``"instance"``: which reading of the files to check (default:
+            semantic for a semantic format name, instance for an instance-only one such as ``coco``).
         **options: The format's own options (``num_classes``, ``mode``, ``colors``, ...), as
             for :func:`pixelwise.create_dataset`.
 
@@ -54,6 +60,8 @@ def verify_dataset(
         The report; ``report.ok`` is False when any problem is an error.
     """
     check_int("workers", workers, minimum=0)
+    if resolve_task(dataset, task) == "instance":
+        return verify_instances(dataset=dataset, root=root, split=split, workers=workers, **options)
     found = list_splits(dataset, root=root, **options)
     checked = [split] if split is not None else found
     opened: dict[str, FileDataset] = {}

@@ -1,4 +1,4 @@
-"""What ``pixelwise data verify`` found: counts per split, class pixel shares, and every problem.
+"""What ``pixelwise data verify`` found: counts per split, class pixel (or instance) shares, and every problem.
 
 The report is plain data (:class:`VerifyReport`); :func:`format_report` turns it into the text
 the command prints and :func:`plot_class_shares` into a bar chart.
@@ -42,8 +42,9 @@ class SplitSummary:
         name: The split.
         images: Images the split lists or holds.
         pairs: Images whose mask file exists.
-        class_pixels: Pixels per class over every readable pair, in label order.
+        class_pixels: Pixels per class over every readable pair, in label order (semantic data).
         ignored_pixels: Pixels labelled with the ignore index.
+        class_instances: Instances per class over every readable image, in label order (instance data).
     """
 
     name: str
@@ -51,16 +52,26 @@ class SplitSummary:
     pairs: int = 0
     class_pixels: list[int] = field(default_factory=list)
     ignored_pixels: int = 0
+    class_instances: list[int] = field(default_factory=list)
 
     def shares(self) -> list[float]:
         """Each class's share of the split's pixels (ignored pixels included in the total)."""
         total = sum(self.class_pixels) + self.ignored_pixels
         return [count / total if total else 0.0 for count in self.class_pixels]
 
+    def instance_shares(self) -> list[float]:
+        """Each class's share of the split's instances."""
+        total = sum(self.class_instances)
+        return [count / total if total else 0.0 for count in self.class_instances]
+
 
 @dataclass
 class VerifyReport:
-    """Everything :func:`pixelwise.data.verify.verify_dataset` found."""
+    """Everything :func:`pixelwise.data.verify.verify_dataset` found.
+
+    ``task`` is ``"semantic"`` (splits count pixels per class) or ``"instance"`` (splits count
+    instances per class; ``pairs`` are the images that could be read with their annotations).
+    """
 
     dataset: str
     root: str
@@ -69,6 +80,7 @@ class VerifyReport:
     ignore_index: int | None
     splits: list[SplitSummary] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    task: str = "semantic"
 
     @property
     def errors(self) -> list[Problem]:
@@ -97,13 +109,22 @@ def format_report(report: VerifyReport, *, max_problems: int = 50) -> str:
         max_problems: Problems listed one by one per severity; the rest are summarised (all are in the JSON).
     """
     lines = [f"{report.dataset} at {report.root}", ""]
-    rows = [("split", "images", "pairs", "errors", "warnings")]
+    instance = report.task == "instance"
+    rows = [("split", "images", "readable", "instances") if instance else ("split", "images", "pairs")]
+    rows[0] += ("errors", "warnings")
     for split in report.splits:
         errors = sum(p.split == split.name for p in report.errors)
         warnings = sum(p.split == split.name for p in report.warnings)
-        rows.append((split.name, str(split.images), str(split.pairs), str(errors), str(warnings)))
+        counts = (str(split.images), str(split.pairs)) + ((str(sum(split.class_instances)),) if instance else ())
+        rows.append((split.name, *counts, str(errors), str(warnings)))
     lines += _table(rows)
-    if report.splits:
+    if report.splits and instance:
+        lines += ["", "instances per class:"]
+        count_rows = [("class",) + tuple(s.name for s in report.splits)]
+        for index, name in enumerate(report.class_names[1:], start=1):  # background has no instances
+            count_rows.append((f"{index} {name}",) + tuple(_count(s, index) for s in report.splits))
+        lines += _table(count_rows)
+    elif report.splits:
         lines += ["", "class pixel share:"]
         header = ("class",) + tuple(s.name for s in report.splits)
         share_rows = [header]
@@ -133,9 +154,18 @@ def format_report(report: VerifyReport, *, max_problems: int = 50) -> str:
 
 
 def plot_class_shares(report: VerifyReport, path: str | os.PathLike[str]) -> Path:
-    """A bar chart of each class's pixel share over all verified splits, in the dataset's colours."""
+    """A bar chart of each class's pixel share (instance data: instance share) over all verified splits,
+    in the dataset's colours."""
     from pixelwise.visual.charts import bar_chart  # matplotlib is only imported when a chart is asked for
 
+    if report.task == "instance":
+        counts = [sum(s.class_instances[i] for s in report.splits if s.class_instances) for i in range(len(report.class_names))]
+        total = sum(counts)
+        return bar_chart(
+            values=[c / total if total else 0.0 for c in counts[1:]], labels=list(report.class_names[1:]),
+            path=path, colors=list(report.palette[1:]), xlabel="share of instances",
+            title=f"{report.dataset} instance share ({' + '.join(s.name for s in report.splits)})",
+        )  # fmt: skip
     counts = [sum(s.class_pixels[i] for s in report.splits if s.class_pixels) for i in range(len(report.class_names))]
     total = sum(counts) + sum(s.ignored_pixels for s in report.splits)
     labels, values, colors = list(report.class_names), [c / total if total else 0.0 for c in counts], list(report.palette)
@@ -152,6 +182,12 @@ def plot_class_shares(report: VerifyReport, path: str | os.PathLike[str]) -> Pat
 
 def _percent(value: float) -> str:
     return f"{100 * value:.2f}%"
+
+
+def _count(split: SplitSummary, index: int) -> str:
+    if not split.class_instances:
+        return "-"
+    return f"{split.class_instances[index]} ({_percent(split.instance_shares()[index])})"
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:

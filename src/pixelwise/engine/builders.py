@@ -25,7 +25,10 @@ MEDIAN_FREQUENCY_POWERS = dict(zip(CLASS_WEIGHTINGS, (1.0, 0.5), strict=True))
 
 
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
-    """Training set (augmented) and validation set (deterministic), as the config names them."""
+    """Training set (augmented) and validation set (deterministic), as the config names them, in the
+    form the model's task reads (class masks for semantic models, instances for Mask R-CNN)."""
+    if config_task(config) == "instance":
+        return build_instance_datasets(config)
     options = {"cache": config.cache, **config.dataset_options}
     train_set = create_dataset(config.dataset, root=config.root, split=config.train_split, **options)
     train_set.transform = build_train_transform(config, train_set)
@@ -35,9 +38,40 @@ def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, Segmentati
     return train_set, val_set
 
 
+def config_task(config: TrainConfig) -> str:
+    """The task of the model a config names."""
+    from pixelwise.models.registry import model_task
+
+    return model_task(config.model)
+
+
+def build_instance_datasets(config: TrainConfig) -> tuple[Any, Any]:
+    """Instance training and validation sets. Mask R-CNN resizes every image to its ``min_size`` itself
+    (a tuple of sizes is its multi-scale training), so the data pipeline only flips, jitters colours and
+    crops; there is no progressive resizing."""
+    from pixelwise.data.instances import create_instance_dataset, instance_eval_transform
+
+    if config.resize_schedule is not None:
+        raise PixelwiseError(f"{config.model} resizes its inputs itself; drop --resize-schedule and give sizes with "
+                             "--model-option min_size=[288,320,352] (one picked per batch: multi-scale training)")
+    options = {**config.dataset_options}
+    train_set = create_instance_dataset(config.dataset, root=config.root, split=config.train_split, **options)
+    train_set.transform = build_train_transform(config, train_set)
+    val_set = None
+    if config.val_split is not None:
+        val_set = create_instance_dataset(config.dataset, root=config.root, split=config.val_split,
+                                          transform=instance_eval_transform(), **options)
+    return train_set, val_set
+
+
 def build_train_transform(config: TrainConfig, train_set: SegmentationDataset, *, factor: float = 1.0):
     """The training augmentation, at ``factor`` times the configured resolution (progressive resizing):
     the crop side and the image scale both shrink by ``factor``, so the field of view stays the same."""
+    if config_task(config) == "instance":
+        from pixelwise.data.instances import instance_train_transform
+
+        return instance_train_transform(scale_range=(1.0, 1.0), hflip=config.hflip, color_jitter=config.color_jitter,
+                                        crop_size=config.crop_size)
     scale = config.input_scale * factor
     crop = config.crop_size if config.crop_size is None or factor == 1.0 else max(8, round(config.crop_size * factor))
     return train_transform(
@@ -126,12 +160,18 @@ def build_spec(config: TrainConfig, *, model: nn.Module, train_set: Any, task: s
         input_size=config.input_size,
         size_divisor=int(getattr(model, "size_divisor", 1) or 1),
     )
+    things: list[int] = []
+    if task == "instance":  # the network normalises and resizes [0, 1] images itself; every class but 0 is a thing
+        preprocess = Preprocess(in_channels=preprocess.in_channels, mean=(0.0,) * 3, std=(1.0,) * 3,
+                                size_divisor=int(model.transform.size_divisible))
+        things = list(range(1, len(train_set.class_names)))
     dataset = {"name": config.dataset, "root": config.root, "options": dict(config.dataset_options),
                "train_split": config.train_split, "val_split": config.val_split}
     return spec_for_model(
         model, class_names=list(train_set.class_names), palette=[list(c) for c in train_set.palette],
-        ignore_index=train_set.ignore_index, preprocess=preprocess, task=task,
-        source={"dataset": dataset, "train_config": config.to_dict()},
+        ignore_index=train_set.ignore_index, preprocess=preprocess, task=task, things=things,
+        source={"dataset": dataset, "train_config": config.to_dict(),
+                **({"category_ids": list(train_set.category_ids)} if task == "instance" else {})},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from torch.utils.data import DataLoader
 from pixelwise.data import create_dataset
 from pixelwise.errors import PixelwiseError
 from pixelwise.inference import Predictor
+from pixelwise.inference.predictor import predict_labels
+from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH
 from pixelwise.metrics import PER_CLASS_KEYS, ConfusionMatrix, SegmentationScores
+from pixelwise.tasks.instance import InstanceEvaluation
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
 
 
@@ -35,8 +39,14 @@ def evaluate(
     precision: str = "auto",
     input_scale: float | None = None,
     flip: bool = False,
+    scales: Sequence[float] = (1.0,),
+    window: int | tuple[int, int] | None = None,
+    overlap: float = OVERLAP,
+    window_batch: int = WINDOW_BATCH,
+    blend: str = "gaussian",
     html: bool = False,
-) -> SegmentationScores:
+    as_instances: bool = False,
+) -> SegmentationScores | InstanceEvaluation:
     """Score a model file or any :class:`~pixelwise.Predictor` on ``dataset``/``split``.
 
     Args:
@@ -59,11 +69,18 @@ def evaluate(
             ``None``: the scale the model was trained at.
         flip: Horizontal-flip test-time augmentation (average of the image's and its mirror's logits);
             report it apart from single-pass scores, as papers do.
+        scales: Multi-scale test-time augmentation: softmax probabilities averaged over these multiples of
+            the input scale (with ``flip`` at each), e.g. ``(0.75, 1.0, 1.25)``.
+        window, overlap, window_batch, blend: Sliding-window inference (see :meth:`pixelwise.Predictor.from_file`).
         html: Also write ``out/report.html``: one self-contained page with the scores, charts, panels, and the
             training run's curves and configuration (needs ``out``).
+        as_instances: Score a semantic predictor as an instance one, each connected region of a class one
+            object (:class:`~pixelwise.inference.semantic_instances.ConnectedComponentsPredictor`), on the
+            instance form of the dataset: the baseline that shows what an instance model buys.
 
     Returns:
-        The dataset-level scores.
+        The dataset-level scores; for an instance model an :class:`~pixelwise.tasks.instance.InstanceEvaluation`
+        (COCO box and mask AP, and the semantic scores of its instances painted into class maps).
     """
     if html and out is None:
         raise PixelwiseError("an HTML report needs a folder for its files; pass out (--out DIR)")
@@ -77,8 +94,22 @@ def evaluate(
         predictor = fit_predictor(model, dataset=dataset, options=model_options, root=root, dataset_options=dataset_options)
     where = str(checkpoint) if checkpoint is not None else model or type(predictor).__name__
     if predictor is None:
-        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
+        # score_threshold 0: AP ranks every detection the model returns
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip,
+                                        scales=scales, window=window, overlap=overlap, window_batch=window_batch,
+                                        blend=blend, score_threshold=0.0)
+    if as_instances:
+        if predictor.task != "semantic":
+            raise PixelwiseError(f"{where} is already a {predictor.task} model; --as-instances is for semantic models")
+        from pixelwise.inference.semantic_instances import ConnectedComponentsPredictor
+
+        predictor = ConnectedComponentsPredictor(predictor)
     name, data = open_dataset(predictor, dataset=dataset, root=root, split=split, options=dataset_options, where=where)
+    if predictor.task == "instance":
+        from pixelwise.engine.evaluate_instances import evaluate_instances
+
+        return evaluate_instances(predictor, name=name, data=data, out=None if out is None else Path(out),
+                                  num_panels=num_panels, panel_indices=spread_indices(len(data), num_panels), where=where)
     if data.num_classes != predictor.labels.num_classes:
         raise PixelwiseError(
             f"{where}: model predicts {predictor.labels.num_classes} classes but {name} {split} has {data.num_classes}; "
@@ -90,7 +121,7 @@ def evaluate(
     seen = 0
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers)
     for images, masks in loader:  # uint8 (N, C, H, W), int64 (N, H, W)
-        predictions = torch.stack([p.label_map for p in predictor.predict_batch(images)])  # (N, H, W)
+        predictions = torch.stack([p.label_map for p in predict_labels(predictor, images)])  # (N, H, W)
         confusion.update(predictions, masks)
         for i in range(images.shape[0]):
             if seen + i in panel_indices:
@@ -119,6 +150,10 @@ def open_dataset(
     merged = {**(recorded.get("options") or {}), **(options or {})} if same else dict(options or {})
     merged.pop("cache", None)
     root = root if root is not None else (recorded.get("root") if same else None)
+    if predictor.task == "instance":
+        from pixelwise.data.instances import create_instance_dataset
+
+        return name, create_instance_dataset(name, root=root, split=split, transform=None, **merged)
     return name, create_dataset(name, root=root, split=split, transform=None, **merged)
 
 

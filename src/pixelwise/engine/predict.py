@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import glob
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -15,6 +17,8 @@ from pixelwise.data.decode import read_image
 from pixelwise.data.files import image_files
 from pixelwise.errors import PixelwiseError
 from pixelwise.inference import Predictor
+from pixelwise.inference.predictor import predict_labels
+from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH
 from pixelwise.visual.overlay import overlay, save_label_png, save_png
 from pixelwise.visual.palette import colorize, default_palette
 
@@ -68,6 +72,18 @@ def expand_inputs(inputs: list[str | Path]) -> dict[Path, str]:
     return names
 
 
+def in_strips(paint: Callable[[slice], np.ndarray], height: int, *, rows: int = 1024) -> np.ndarray:
+    """``paint(slice of rows)`` -> ``(rows, W, 3)`` uint8, painted strip by strip into one ``(H, W, 3)`` array: the
+    same picture (colours and overlays are per pixel) in a strip's working memory, not ~40 bytes a pixel."""
+    picture = None
+    for start in range(0, height, rows):
+        strip = paint(slice(start, start + rows))
+        if picture is None:
+            picture = np.empty((height, *strip.shape[1:]), dtype=strip.dtype)
+        picture[start : start + len(strip)] = strip
+    return picture
+
+
 def _clashes(names: dict[Path, str]) -> list[Path]:
     counts = Counter(names.values())
     return [path for path, name in names.items() if counts[name] > 1]
@@ -86,6 +102,12 @@ def predict(
     progress: bool = True,
     input_scale: float | None = None,
     flip: bool = False,
+    scales: Sequence[float] = (1.0,),
+    window: int | tuple[int, int] | None = None,
+    overlap: float = OVERLAP,
+    window_batch: int = WINDOW_BATCH,
+    blend: str = "gaussian",
+    score_threshold: float = 0.5,
 ) -> PredictReport:
     """Segment every input image and write, per image ``NAME``: ``NAME.png`` (index labels with an
     embedded palette), ``NAME_color.png`` (colour mask) and ``NAME_overlay.png`` (blend over the image).
@@ -96,9 +118,17 @@ def predict(
         inputs: Image files, folders of images, glob patterns.
         out: Output folder.
         batch_size: Images of the same size predicted together.
-        device, precision, input_scale, flip: How a model file runs (see :meth:`pixelwise.Predictor.from_file`).
+        device, precision, input_scale, flip, scales, window, overlap, window_batch, blend: How a model file runs:
+            test-time augmentation and sliding windows (memory bounded by the window, for large images); see
+            :meth:`pixelwise.Predictor.from_file`.
         alpha: Opacity of the colour mask in the overlay.
         progress: Show a progress bar.
+        score_threshold: Instance models: instances less confident than this are not written.
+
+    An instance model writes, per image, ``NAME.png`` (its instances painted as a class map),
+    ``NAME_instances.png`` (instance ids) and ``NAME_overlay.png`` (each instance in its own colour,
+    with its box, class and score), and for the run ``results.json`` in COCO's results format
+    (``image_id`` indexes ``images.json``).
 
     Corrupt or unreadable inputs are reported in the returned ``failed`` map and skipped; the rest
     are still written.
@@ -107,10 +137,18 @@ def predict(
         raise PixelwiseError("give exactly one of checkpoint (a model file) or predictor")
     check_int("batch_size", batch_size, minimum=1)
     if predictor is None:
-        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip)
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip,
+                                        scales=scales, window=window, overlap=overlap, window_batch=window_batch,
+                                        blend=blend, score_threshold=score_threshold)
     palette = list(predictor.labels.palette) or default_palette(predictor.labels.num_classes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    instances = None
+    if predictor.task == "instance":
+        from pixelwise.engine.predict_instances import InstanceWriter
+
+        category_ids = (getattr(predictor, "spec", None) and predictor.spec.source.get("category_ids")) or None
+        instances = InstanceWriter(out=out, palette=palette, category_ids=category_ids, alpha=alpha)
     report = PredictReport()
     names = expand_inputs(inputs)
     batch: list[tuple[Path, torch.Tensor]] = []  # (path, uint8 image (C, H, W))
@@ -118,15 +156,21 @@ def predict(
     def flush() -> None:
         if not batch:
             return
-        predictions = predictor.predict_batch(torch.stack([image for _, image in batch]))
+        predictions = predict_labels(predictor, torch.stack([image for _, image in batch]))
         for (path, image), prediction in zip(batch, predictions, strict=True):
             label = prediction.label_map
             stem = out / names[path]
             stem.parent.mkdir(parents=True, exist_ok=True)
+            if instances is not None:
+                report.written[path] = instances.write(prediction, image, stem=stem, source=path)
+                continue
             report.written[path] = [
                 save_label_png(label, stem.with_name(stem.name + ".png"), palette=palette),
-                save_png(colorize(label, palette=palette), stem.with_name(stem.name + "_color.png")),
-                save_png(overlay(image, label, palette=palette, alpha=alpha), stem.with_name(stem.name + "_overlay.png")),
+                save_png(in_strips(lambda rows, label=label: colorize(label[rows], palette=palette), label.shape[0]),
+                         stem.with_name(stem.name + "_color.png")),
+                save_png(in_strips(lambda rows, label=label, image=image: overlay(image[:, rows], label[rows], palette=palette,
+                                                                                 alpha=alpha), label.shape[0]),
+                         stem.with_name(stem.name + "_overlay.png")),
             ]
         batch.clear()
 
@@ -141,4 +185,6 @@ def predict(
             flush()
         batch.append((path, image))
     flush()
+    if instances is not None:
+        report.written[out] = instances.finish()
     return report

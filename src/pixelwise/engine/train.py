@@ -138,9 +138,9 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         elif group.is_main:  # PyTorch's SyncBatchNorm runs on GPUs only
             warnings.warn("sync_batchnorm needs GPUs; on CPU each process keeps its own BatchNorm statistics", stacklevel=2)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     task = task or build_task(config, train_set, model=model, device=device)
+    if config.channels_last and task.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     spec = build_spec(config, model=unwrap_model(model), train_set=train_set, task=task.name)
     optimizer = build_optimizer(config, model)
     amp_dtype = autocast_dtype(device, config.precision)
@@ -173,6 +173,7 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
     if group.distributed:
         # An auxiliary head that no loss reads (aux_weight 0) gets no gradient; DDP must be told.
         unused = getattr(model, "aux_head", None) is not None and getattr(task, "aux_weight", 0) == 0
+        unused = unused or task.find_unused_parameters
         wrapped = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
         )
@@ -184,7 +185,7 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
     log = RunLog(out, history=state["history"], tensorboard=config.tensorboard) if group.is_main else None
     ctx = StepContext(
         model=wrapped, task=task, optimizer=optimizer, scaler=scaler, device=device, amp_dtype=amp_dtype,
-        channels_last=config.channels_last, grad_clip=config.grad_clip, grad_accum=config.grad_accum,
+        channels_last=config.channels_last and task.channels_last, grad_clip=config.grad_clip, grad_accum=config.grad_accum,
     )
     steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * group.world_size)))
     total_steps = (config.epochs or 0) * steps_per_epoch
@@ -259,7 +260,7 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
             evaluation = validate(
                 model, build_loader(val_set, batch_size=config.eval_batch_size, workers=config.workers, shuffle=False,
                                     seed=0, group=group, collate=task.collate),
-                task=task, device=device, channels_last=config.channels_last,
+                task=task, device=device, channels_last=config.channels_last and task.channels_last,
             )
             row.update({f"val_{name}": value for name, value in evaluation.summary.items()})
             metric = evaluation.primary_name

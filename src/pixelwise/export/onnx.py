@@ -78,6 +78,12 @@ def export_onnx(
     example = torch.randn(2, channels, height, width)
     # A batch of 2 in the example: a batch of 1 would be specialised (ONNX batch fixed to 1).
     sizes = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
+    from pixelwise.models.registry import model_task
+
+    name = getattr(model, "pixelwise_config", {}).get("name", "")
+    if model_task(name) != "semantic":
+        raise PixelwiseError(f"ONNX export of {model_task(name)} models ({name}) is not supported yet; "
+                             "run the model file (best.pt) in PyTorch")
     was_training = model.training
     model.eval()
     try:

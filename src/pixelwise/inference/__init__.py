@@ -3,12 +3,13 @@
 
 from pixelwise.inference.load import load_predictor
 from pixelwise.inference.network import NetworkPredictor
-from pixelwise.inference.prediction import Prediction, SemanticPrediction
+from pixelwise.inference.prediction import InstancePrediction, Prediction, SemanticPrediction
 from pixelwise.inference.predictor import Predictor, SemanticPredictor
 from pixelwise.inference.strategies import Strategy, forward_at_scale
 
 __all__ = [
     "NetworkPredictor",
+    "InstancePrediction",
     "Prediction",
     "Predictor",
     "SemanticPrediction",

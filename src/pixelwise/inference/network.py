@@ -1,4 +1,5 @@
-"""A semantic network behind any backend: normalise, apply the strategy, return the logits."""
+"""A semantic network behind any backend: normalise, apply the strategy (whole image or sliding windows), return
+the logits, or for windows the label map band by band."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from pixelwise.inference.prediction import SemanticPrediction
 from pixelwise.inference.predictor import SemanticPredictor
 from pixelwise.inference.preprocess import normalize
+from pixelwise.inference.sliding import labels_from_bands, stitch_scores
 from pixelwise.inference.strategies import Strategy
 from pixelwise.modelfile.spec import ModelSpec
 
@@ -41,5 +44,27 @@ class NetworkPredictor(SemanticPredictor):
 
     @torch.no_grad()
     def class_scores(self, images: Tensor) -> Tensor:
+        if self.strategy.window is not None:  # windows normalise their own crops: no float copy of the image
+            return torch.stack([stitch_scores(self._bands(image), height=image.shape[-2]) for image in images])
         x = self.backend.prepare(normalize(images, self.spec.preprocess))  # (N, C, H, W) float
         return self.strategy(self.backend, x).float().cpu()  # (N, K, H, W)
+
+    @torch.no_grad()
+    def predict_batch(self, images: Tensor, *, probabilities: bool = True) -> list[SemanticPrediction]:
+        """With sliding windows, each image's label map is filled a band of rows at a time, in the smallest
+        integer type that holds the classes (``uint8`` up to 256), and its probabilities only when asked for:
+        memory bounded by the window, not the image (:mod:`~pixelwise.inference.sliding`)."""
+        if self.strategy.window is None:
+            return super().predict_batch(images, probabilities=probabilities)
+        predictions = []
+        for image in images:  # (C, H, W) uint8
+            label_map, probs = labels_from_bands(self._bands(image), height=image.shape[-2], probabilities=probabilities)
+            predictions.append(SemanticPrediction(label_map=label_map, probabilities=probs, class_names=self.labels.class_names))
+        return predictions
+
+    def _bands(self, image: Tensor):
+        """``(first row, scores (K, rows, W))`` bands of one ``uint8`` image ``(C, H, W)`` in sliding windows."""
+        preprocess, backend = self.spec.preprocess, self.backend
+        return self.strategy.bands(
+            image, prepare=lambda crops: normalize(crops, preprocess), forward=lambda x: backend(backend.prepare(x)).float().cpu()
+        )

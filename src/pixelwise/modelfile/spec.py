@@ -136,6 +136,7 @@ def spec_for_model(
     ignore_index: int | None = IGNORE_INDEX,
     preprocess: Preprocess | None = None,
     task: str | None = None,
+    things: list[int] | tuple[int, ...] = (),
     source: dict[str, Any] | None = None,
 ) -> ModelSpec:
     """The spec of a model built by :func:`pixelwise.create_model` (its ``pixelwise_config``).
@@ -164,7 +165,7 @@ def spec_for_model(
     return ModelSpec(
         model=str(config["name"]),
         model_options=options,
-        labels=Labels(class_names=tuple(names), palette=tuple(palette), ignore_index=ignore_index),
+        labels=Labels(class_names=tuple(names), palette=tuple(palette), ignore_index=ignore_index, things=tuple(things)),
         task=task,
         preprocess=preprocess,
         source=dict(source or {}),

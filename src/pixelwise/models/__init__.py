@@ -10,6 +10,7 @@
 | ``deeplabv3`` | Chen et al. 2017 | ``deeplabv3.py`` |
 | ``deeplabv3plus`` | Chen et al. 2018 | ``deeplabv3plus.py`` |
 | ``lraspp`` | Howard et al. 2019 (MobileNetV3) | ``lraspp.py`` |
+| ``maskrcnn``, ``maskrcnn_r18`` | He et al. 2017 (instance segmentation, torchvision) | ``maskrcnn.py`` |
 """
 
 from pixelwise.models import (  # noqa: F401  (each file registers its models)
@@ -17,6 +18,7 @@ from pixelwise.models import (  # noqa: F401  (each file registers its models)
     deeplabv3plus,
     fcn,
     lraspp,
+    maskrcnn,
     pspnet,
     segnet,
     unet,

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.models.registry import MODELS, create_model, list_models
+from pixelwise.models.registry import MODELS, create_model, list_models, model_task
 from pixelwise.utils.hardware import cpu_has_fast_bf16
 
 NO_BF16 = "n/a (no bf16 units)"
@@ -135,6 +135,9 @@ def profile_models(
     with_bf16 = measure and (cpu_has_fast_bf16() if bf16 is None else bf16)
     rows = []
     for name in names or list_models():
+        if model_task(name) == "instance":  # detection ops (NMS, RoIAlign) need real tensors: count on the CPU
+            rows.append(_profile_detector(name, size=size, num_classes=num_classes, measure=measure, repeats=repeats))
+            continue
         with torch.device("meta"):  # shapes only: no memory, no arithmetic
             skeleton = create_model(name, num_classes=num_classes)
         parameters = count_parameters(skeleton)
@@ -164,3 +167,25 @@ def format_profiles(rows: list[ModelProfile], *, size: int) -> str:
             cells.append(f"{row.bf16_ms:.0f}" if row.bf16_ms is not None else skipped_bf16)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _profile_detector(name: str, *, size: int, num_classes: int, measure: bool, repeats: int) -> ModelProfile:
+    """A detection model profiled on the CPU with random weights and a random ``size`` x ``size`` image.
+    It resizes the image to its own ``min_size`` first, and its FLOPs include the RoI heads on the
+    proposals and detections it keeps (up to ``box_detections_per_img``), so they vary a little with the weights."""
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=num_classes).eval()
+    image = torch.rand(1, 3, size, size)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(image)
+    fp32_ms = None
+    if measure:
+        times = []
+        with torch.no_grad():
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                model(image)
+                times.append((time.perf_counter() - start) * 1000)
+        fp32_ms = statistics.median(times[1:])
+    return ModelProfile(name=name, encoder=str(model.pixelwise_config.get("backbone", "resnet50")),
+                        parameters=count_parameters(model), gflops=counter.get_total_flops() / 1e9, fp32_ms=fp32_ms)

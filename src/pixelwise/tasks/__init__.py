@@ -1,6 +1,7 @@
 """Tasks: what differs per kind of prediction (losses, evaluator), behind one training loop."""
 
 from pixelwise.tasks.base import TASKS, Evaluation, Evaluator, Task, list_tasks, register_task
+from pixelwise.tasks.instance import InstanceEvaluator, InstanceTask
 from pixelwise.tasks.semantic import SemanticEvaluator, SemanticTask
 
-__all__ = ["TASKS", "Evaluation", "Evaluator", "SemanticEvaluator", "SemanticTask", "Task", "list_tasks", "register_task"]
+__all__ = ["TASKS", "Evaluation", "Evaluator", "InstanceEvaluator", "InstanceTask", "SemanticEvaluator", "SemanticTask", "Task", "list_tasks", "register_task"]

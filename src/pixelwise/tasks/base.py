@@ -65,6 +65,11 @@ class Task(ABC):
     """What a training loop needs to know about a kind of prediction."""
 
     name: str
+    channels_last: bool = True
+    """Whether the task's networks run faster in channels_last (torchvision's detection models batch
+    their inputs themselves and do not)."""
+    find_unused_parameters: bool = False
+    """Whether a training step may leave some parameters without a gradient (tells ``torchrun``'s DDP)."""
 
     def collate(self, samples: list[Any]) -> Any:
         """Samples -> a batch (default: stack tensors)."""

@@ -1,0 +1,57 @@
+"""An instance-segmentation network (Mask R-CNN) behind the Predictor contract."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from pixelwise.checks import check_float
+from pixelwise.inference.backends.torch import autocast
+from pixelwise.inference.prediction import InstancePrediction
+from pixelwise.inference.predictor import Predictor
+from pixelwise.modelfile.spec import ModelSpec
+
+MASK_THRESHOLD = 0.5
+"""A mask probability at or above this is inside the object (torchvision's and Detectron2's choice)."""
+
+
+class InstancePredictor(Predictor):
+    """A torchvision-style detection model: ``model(list of float images in [0, 1]) -> list of dicts``.
+
+    The model resizes and normalises its inputs itself and pastes masks back at the input's size,
+    so this predictor only converts ``uint8`` to ``[0, 1]``, thresholds and moves results to the CPU.
+
+    Args:
+        model: An eval-mode detection model (``pixelwise.create_model("maskrcnn_r18", ...)``).
+        spec: The model file's description (labels).
+        device: Where the model runs.
+        amp_dtype: Autocast dtype (``None``: fp32).
+        score_threshold: Instances below this confidence are dropped (0: keep all the model returns,
+            which is what AP needs; 0.5 is a common choice for pictures).
+    """
+
+    task: ClassVar[str] = "instance"
+
+    def __init__(self, *, model: nn.Module, spec: ModelSpec, device: torch.device | str = "cpu",
+                 amp_dtype: torch.dtype | None = None, score_threshold: float = 0.5) -> None:
+        check_float("score_threshold", score_threshold, minimum=0.0, below=1.0)
+        self.model, self.spec, self.labels = model.eval(), spec, spec.labels
+        self.device, self.amp_dtype, self.score_threshold = torch.device(device), amp_dtype, score_threshold
+        self.in_channels = spec.preprocess.in_channels
+
+    @torch.no_grad()
+    def predict_batch(self, images: Tensor) -> list[InstancePrediction]:
+        batch = [image.to(self.device, torch.float32) / 255 for image in images]
+        with autocast(self.device, self.amp_dtype):
+            outputs = self.model(batch)
+        return [self._prediction(output) for output in outputs]
+
+    def _prediction(self, output: dict[str, Tensor]) -> InstancePrediction:
+        keep = output["scores"] >= self.score_threshold
+        return InstancePrediction(
+            boxes=output["boxes"][keep].float().cpu(), labels=output["labels"][keep].cpu(),
+            scores=output["scores"][keep].float().cpu(), masks=(output["masks"][keep, 0] >= MASK_THRESHOLD).cpu(),
+            class_names=self.labels.class_names,
+        )

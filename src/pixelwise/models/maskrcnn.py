@@ -1,0 +1,253 @@
+"""Mask R-CNN (He et al., 2017 — https://arxiv.org/abs/1703.06870): Faster R-CNN's box head plus a mask head.
+
+Two builders, both torchvision's :class:`~torchvision.models.detection.MaskRCNN` underneath:
+
+- ``maskrcnn``: torchvision's own ResNet-50-FPN models — ``version=1`` (the paper's, FrozenBatchNorm)
+  or ``version=2`` (Li et al. 2021's improved recipe: BatchNorm in the FPN and 4-conv heads).
+  Nothing downloads by default. ``pretrained="coco"`` loads torchvision's COCO weights through its
+  weights enum (online); ``pretrained=PATH`` loads a state dict of such a model offline. Either way
+  the box and mask predictors are then replaced for ``num_classes`` (the torchvision tutorial's
+  fine-tuning recipe), unless the file already has that many classes.
+- ``maskrcnn_r18``: a CPU-sized variant trainable from scratch: a ResNet-18 (or -34) with an FPN,
+  GroupNorm everywhere (batches of 2-4 images make BatchNorm statistics noise, and a from-scratch
+  network has no ImageNet statistics to freeze; He et al. 2019, "Rethinking ImageNet
+  Pre-training", train detectors from scratch with GN), 128 FPN channels and a 2-layer mask head.
+
+Defaults for small datasets (what this file chose, and why):
+
+- anchors follow the image size: ``32 * 2**level * min_size / 800`` px on FPN levels P2-P6, so an
+  image shown at short side 320 gets anchors of 13-205 px instead of COCO's 32-512 (which would
+  leave small objects without a matching anchor); aspect ratios 0.5, 1, 2 (height / width);
+- ``box_batch_size_per_image`` 128 RoIs (torchvision: 512) and 1000 RPN proposals per training image
+  (torchvision: 2000), 64 and 500 for ``maskrcnn_r18``: a few objects per image need fewer samples, and on a
+  CPU the RoI heads (the box head's 1024-wide layers, RoIAlign's backward) cost as much as the backbone;
+- ``box_score_thresh`` 0.05 and 100 detections per image, as COCO evaluation expects.
+
+Class 0 is the background; ``num_classes`` counts it. The model reads a list of float images in
+``[0, 1]`` and normalises and resizes them itself (short side ``min_size``, a tuple picks one at
+random per training batch — multi-scale training — and the last one at test time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import resnet
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection import mask_rcnn as tv_mask_rcnn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.rpn import RPNHead
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.models.encoders.weights import read_state_dict, weights_file
+from pixelwise.models.registry import register_model
+
+COCO = "coco"
+IMAGENET = "imagenet"
+SMALL_BACKBONES = ("resnet18", "resnet34")
+
+_TORCHVISION = {
+    1: (tv_mask_rcnn.maskrcnn_resnet50_fpn, tv_mask_rcnn.MaskRCNN_ResNet50_FPN_Weights),
+    2: (tv_mask_rcnn.maskrcnn_resnet50_fpn_v2, tv_mask_rcnn.MaskRCNN_ResNet50_FPN_V2_Weights),
+}
+
+
+def anchor_generator(*, min_size: int | Sequence[int], anchor_sizes: Sequence[int] | None,
+                     aspect_ratios: Sequence[float]) -> AnchorGenerator:
+    """One anchor size per FPN level (P2-P6), scaled to the images' short side unless given."""
+    if anchor_sizes is None:
+        short = max(min_size) if isinstance(min_size, Sequence) else min_size
+        anchor_sizes = [max(4, round(32 * 2**level * short / 800)) for level in range(5)]
+    if len(anchor_sizes) != 5:
+        raise PixelwiseError(f"anchor_sizes needs one size per FPN level (5), got {list(anchor_sizes)}")
+    return AnchorGenerator(sizes=tuple((int(s),) for s in anchor_sizes), aspect_ratios=(tuple(aspect_ratios),) * 5)
+
+
+def _detection_options(*, min_size, max_size, box_batch_size_per_image, rpn_post_nms_top_n_train,
+                       box_detections_per_img, box_score_thresh) -> dict[str, Any]:
+    return {
+        "min_size": min_size, "max_size": max_size, "box_batch_size_per_image": box_batch_size_per_image,
+        "rpn_post_nms_top_n_train": rpn_post_nms_top_n_train, "box_detections_per_img": box_detections_per_img,
+        "box_score_thresh": box_score_thresh,
+    }
+
+
+def replace_predictors(model: MaskRCNN, *, num_classes: int) -> MaskRCNN:
+    """New box and mask predictors for ``num_classes`` (background included), keeping everything else."""
+    heads = model.roi_heads
+    if heads.box_predictor.cls_score.out_features != num_classes:
+        heads.box_predictor = FastRCNNPredictor(heads.box_predictor.cls_score.in_features, num_classes)
+    if heads.mask_predictor.mask_fcn_logits.out_channels != num_classes:
+        heads.mask_predictor = MaskRCNNPredictor(heads.mask_predictor.conv5_mask.in_channels,
+                                                 heads.mask_predictor.conv5_mask.out_channels, num_classes)
+    return model
+
+
+def _check_channels(name: str, in_channels: int) -> None:
+    if in_channels != 3:
+        raise PixelwiseError(f"{name} reads RGB images (in_channels=3), got in_channels={in_channels}; "
+                             "convert greyscale images to RGB (Mask R-CNN normalises with RGB statistics)")
+
+
+@register_model("maskrcnn", task="instance")
+def maskrcnn(
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    version: int = 1,
+    pretrained: str | None = None,
+    pretrained_backbone: str | None = None,
+    trainable_layers: int | None = None,
+    min_size: int | Sequence[int] = 800,
+    max_size: int = 1333,
+    anchor_sizes: Sequence[int] | None = None,
+    aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    box_batch_size_per_image: int = 128,
+    rpn_post_nms_top_n_train: int = 1000,
+    box_detections_per_img: int = 100,
+    box_score_thresh: float = 0.05,
+) -> MaskRCNN:
+    """torchvision's Mask R-CNN with a ResNet-50-FPN, its predictors sized for ``num_classes``.
+
+    Args:
+        num_classes: Classes including the background (class 0).
+        in_channels: Must be 3.
+        version: 1 (``maskrcnn_resnet50_fpn``) or 2 (``maskrcnn_resnet50_fpn_v2``).
+        pretrained: ``None`` (random), ``"coco"`` (torchvision's COCO weights, downloaded by torchvision)
+            or the path of a state dict of the same torchvision model, read offline.
+        pretrained_backbone: ``None``, ``"imagenet"`` (torchvision's ResNet-50 weights) or a path to them.
+        trainable_layers: ResNet stages trained (0-5; torchvision's default: 3 with pretrained weights, else 5).
+        min_size, max_size: The short side images are resized to (a tuple: one at random per training
+            batch) and the cap on the long side.
+        anchor_sizes: Anchor side per FPN level (default: scaled to ``min_size``; see the module docstring).
+        aspect_ratios: Anchor height/width ratios.
+        box_batch_size_per_image, rpn_post_nms_top_n_train: RoIs sampled and proposals kept per training image.
+        box_detections_per_img, box_score_thresh: What inference keeps.
+    """
+    _check_channels("maskrcnn", in_channels)
+    if version not in _TORCHVISION:
+        raise PixelwiseError(f"maskrcnn version {version!r} does not exist; choose 1 or 2")
+    builder, weights_enum = _TORCHVISION[version]
+    options = _detection_options(
+        min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
+        rpn_post_nms_top_n_train=rpn_post_nms_top_n_train, box_detections_per_img=box_detections_per_img,
+        box_score_thresh=box_score_thresh,
+    )
+    options["rpn_anchor_generator"] = anchor_generator(min_size=min_size, anchor_sizes=anchor_sizes, aspect_ratios=aspect_ratios)
+    file_state = None
+    weights = None
+    if pretrained == COCO:
+        weights = weights_enum.DEFAULT
+    elif pretrained is not None:
+        file_state = read_state_dict(weights_file(pretrained))
+    backbone_weights = None
+    if pretrained_backbone == IMAGENET:
+        backbone_weights = resnet.ResNet50_Weights.IMAGENET1K_V1
+    try:
+        model = builder(weights=weights, weights_backbone=backbone_weights, trainable_backbone_layers=trainable_layers,
+                        num_classes=91 if weights is not None else _classes_in(file_state, num_classes), **options)
+    except (OSError, RuntimeError) as error:  # urllib's URLError is an OSError
+        raise PixelwiseError(
+            f"could not download torchvision's {'COCO' if weights else 'ImageNet'} weights ({str(error).splitlines()[0]}); "
+            "pass pretrained=PATH (or pretrained_backbone=PATH) to a local file of them"
+        ) from None
+    if file_state is not None:
+        _load(model, file_state, what=str(pretrained))
+    if pretrained_backbone not in (None, IMAGENET):
+        _load(model.backbone.body, read_state_dict(weights_file(pretrained_backbone)), what=pretrained_backbone, strict=False)
+    return replace_predictors(model, num_classes=num_classes)
+
+
+@register_model("maskrcnn_r18", task="instance")
+def maskrcnn_r18(
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    backbone: str = "resnet18",
+    pretrained: str | None = None,
+    fpn_channels: int = 128,
+    mask_head_convs: int = 2,
+    norm: str = "group",
+    min_size: int | Sequence[int] = 320,
+    max_size: int = 640,
+    anchor_sizes: Sequence[int] | None = None,
+    aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    box_batch_size_per_image: int = 64,
+    rpn_post_nms_top_n_train: int = 500,
+    box_detections_per_img: int = 100,
+    box_score_thresh: float = 0.05,
+) -> MaskRCNN:
+    """A CPU-sized Mask R-CNN: ResNet-18/34 + FPN with GroupNorm, trainable from scratch.
+
+    Args:
+        num_classes: Classes including the background (class 0).
+        in_channels: Must be 3.
+        backbone: ``"resnet18"`` or ``"resnet34"`` (torchvision's).
+        pretrained: ``None`` or the path of a state dict of this same model (e.g. another run's weights).
+        fpn_channels: Width of the FPN and of the heads.
+        mask_head_convs: 3x3 convolutions in the mask head before its upsampling (the paper: 4).
+        norm: ``"group"`` (GroupNorm, 32 groups or fewer) or ``"batch"`` (BatchNorm) in the backbone, FPN and mask head.
+        min_size, max_size, anchor_sizes, aspect_ratios, box_batch_size_per_image, rpn_post_nms_top_n_train,
+        box_detections_per_img, box_score_thresh: As for ``maskrcnn`` (but 64 RoIs and 500 proposals per
+            training image by default).
+    """
+    _check_channels("maskrcnn_r18", in_channels)
+    if backbone not in SMALL_BACKBONES:
+        raise PixelwiseError(f"maskrcnn_r18 backbone {backbone!r} is not available; choose one of {', '.join(SMALL_BACKBONES)}")
+    norm_layer = _norm(norm)
+    body = getattr(resnet, backbone)(weights=None, norm_layer=norm_layer)
+    stage_channels = [64, 128, 256, 512]
+    features = BackboneWithFPN(
+        body, return_layers={f"layer{i + 1}": str(i) for i in range(4)}, in_channels_list=stage_channels,
+        out_channels=fpn_channels, extra_blocks=LastLevelMaxPool(), norm_layer=norm_layer,
+    )
+    anchors = anchor_generator(min_size=min_size, anchor_sizes=anchor_sizes, aspect_ratios=aspect_ratios)
+    model = MaskRCNN(
+        features,
+        rpn_anchor_generator=anchors,
+        rpn_head=RPNHead(fpn_channels, anchors.num_anchors_per_location()[0]),
+        box_head=TwoMLPHead(fpn_channels * 7 * 7, 1024),
+        box_predictor=FastRCNNPredictor(1024, num_classes),
+        mask_head=MaskRCNNHeads(fpn_channels, [fpn_channels] * mask_head_convs, 1, norm_layer=norm_layer),
+        mask_predictor=MaskRCNNPredictor(fpn_channels, fpn_channels, num_classes),
+        **_detection_options(
+            min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
+            rpn_post_nms_top_n_train=rpn_post_nms_top_n_train, box_detections_per_img=box_detections_per_img,
+            box_score_thresh=box_score_thresh,
+        ),
+    )
+    if pretrained is not None:
+        _load(model, read_state_dict(weights_file(pretrained)), what=pretrained)
+    return model
+
+
+def _norm(name: str):
+    if name == "group":
+        return lambda channels: nn.GroupNorm(min(32, channels), channels)
+    if name == "batch":
+        return nn.BatchNorm2d
+    raise PixelwiseError(f"norm {name!r} is not available; choose 'group' or 'batch'")
+
+
+def _classes_in(state: dict[str, torch.Tensor] | None, default: int) -> int:
+    """The class count of a Mask R-CNN state dict (its box classifier's rows), or ``default``."""
+    weight = None if state is None else state.get("roi_heads.box_predictor.cls_score.weight")
+    return default if weight is None else int(weight.shape[0])
+
+
+def _load(module: nn.Module, state: dict[str, torch.Tensor], *, what: str, strict: bool = True) -> None:
+    try:
+        module.load_state_dict(state, strict=strict)
+    except RuntimeError as error:
+        raise PixelwiseError(
+            f"the weights in {what} do not fit this network ({str(error).splitlines()[0]}); "
+            "give a state dict of the same torchvision Mask R-CNN (same version / backbone)"
+        ) from None
+
