@@ -31,6 +31,12 @@ def format_scores(scores: Any) -> str:
     if hasattr(scores, "format_table"):
         return scores.format_table()
     from pixelwise.metrics import format_table
+    from pixelwise.metrics.panoptic_scores import PanopticScores
+
+    if isinstance(scores, PanopticScores):
+        from pixelwise.metrics.panoptic_report import format_panoptic_table
+
+        return format_panoptic_table(scores)
 
     return format_table(scores)
 

@@ -9,6 +9,7 @@ from pixelwise.cli.common import add_strategy_arguments, parse_options
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.evaluate import evaluate
 from pixelwise.metrics import format_table
+from pixelwise.metrics.panoptic_scores import PanopticScores
 from pixelwise.tasks.instance import InstanceEvaluation
 
 
@@ -42,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input-scale", type=float, default=None,
                         help="run the model on images resized by this factor (default: the training scale)")
     add_strategy_arguments(parser)  # --window, --overlap, --window-batch, --blend, --scales, --flip
+    parser.add_argument("--instance-checkpoint", default=None, metavar="MODEL",
+                        help="an instance model file to fuse with the semantic --checkpoint into panoptic predictions "
+                             "(stuff from the semantic model, things from this one); scored with PQ")
     parser.add_argument("--as-instances", action="store_true",
                         help="score a semantic model as an instance model: each connected region of a class is one "
                              "object (the baseline Mask R-CNN is compared with); COCO AP on the dataset's instances")
@@ -61,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap, window_batch=args.window_batch,
         blend=args.blend, html=args.html, as_instances=args.as_instances,
     )
+    if isinstance(scores, PanopticScores):
+        from pixelwise.metrics.panoptic_report import format_panoptic_table
+
+        print(format_panoptic_table(scores))
+        if args.out:
+            print(f"wrote scores.json, per_class.csv, pq.txt, panoptic.json + panoptic/*.png, panel_*.png to {args.out}/")
+        return 0
     if isinstance(scores, InstanceEvaluation):
         print(scores.format_table())
         if args.out:

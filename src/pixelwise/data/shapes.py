@@ -102,12 +102,35 @@ def draw_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> t
         ``(image uint8 (3, size, size), layers)``: each shape's ``(class, footprint bool (size, size))``
         from bottom to top; a shape hides the parts of earlier ones that it covers.
     """
-    def uniform(low: float, high: float) -> float:
-        return low + (high - low) * float(torch.rand((), generator=generator))
-
-    ys, xs = _grid(size)
     background = torch.rand(3, generator=generator)
     image = _texture(size, background, generator)  # (3, S, S) float in [0, 1]
+    image, layers = place_shapes(image, max_objects=max_objects, avoid=[background], generator=generator)
+    noise = torch.randn(3, size, size, generator=generator) * _uniform(0.02, 0.08, generator)
+    image = (image + noise).clamp(0, 1)
+    return (image * 255).round().to(torch.uint8), layers
+
+
+def place_shapes(
+    image: Tensor, *, max_objects: int, avoid: list[Tensor], generator: torch.Generator
+) -> tuple[Tensor, list[tuple[int, Tensor]]]:
+    """Draw 1 to ``max_objects`` textured shapes over a float picture (the panoptic ``shapes`` draws its own
+    stuff first, then calls this).
+
+    Args:
+        image: ``(3, S, S)`` float in [0, 1], the background.
+        max_objects: Up to this many shapes.
+        avoid: Background colours ``(3,)`` each shape's colour stays at least 0.35 away from (redrawn up to
+            100 times), so that the class is in the outline, not in the colour.
+        generator: The image's random stream.
+
+    Returns:
+        ``(image float (3, S, S), layers)``: each shape's ``(class, footprint bool (S, S))``, bottom to top.
+    """
+    def uniform(low: float, high: float) -> float:
+        return _uniform(low, high, generator)
+
+    size = image.shape[-1]
+    ys, xs = _grid(size)
     layers: list[tuple[int, Tensor]] = []
     count = int(torch.randint(1, max_objects + 1, (), generator=generator))
     for _ in range(count):
@@ -130,14 +153,18 @@ def draw_shapes(*, size: int, max_objects: int, generator: torch.Generator) -> t
                 inside &= u * math.cos(theta) + v * math.sin(theta) <= radius / 2
         # Any colour, but one that stands out from the background: the class is in the shape only.
         colour = torch.rand(3, generator=generator)
-        while float((colour - background).norm()) < 0.35:
+        for _ in range(100):
+            if min(float((colour - other).norm()) for other in avoid) >= 0.35:
+                break
             colour = torch.rand(3, generator=generator)
         fill = _texture(size, colour, generator)
         image = torch.where(inside, fill, image)
         layers.append((label, inside))
-    noise = torch.randn(3, size, size, generator=generator) * uniform(0.02, 0.08)
-    image = (image + noise).clamp(0, 1)
-    return (image * 255).round().to(torch.uint8), layers
+    return image, layers
+
+
+def _uniform(low: float, high: float, generator: torch.Generator) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
 
 
 @functools.cache

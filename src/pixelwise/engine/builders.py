@@ -27,7 +27,7 @@ MEDIAN_FREQUENCY_POWERS = dict(zip(CLASS_WEIGHTINGS, (1.0, 0.5), strict=True))
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
     """Training set (augmented) and validation set (deterministic), as the config names them, in the
     form the model's task reads (class masks for semantic models, instances for Mask R-CNN)."""
-    if config_task(config) == "instance":
+    if config_task(config) in ("instance", "panoptic"):
         return build_instance_datasets(config)
     options = {"cache": config.cache, **config.dataset_options}
     train_set = create_dataset(config.dataset, root=config.root, split=config.train_split, **options)
@@ -49,7 +49,11 @@ def build_instance_datasets(config: TrainConfig) -> tuple[Any, Any]:
     """Instance training and validation sets. Mask R-CNN resizes every image to its ``min_size`` itself
     (a tuple of sizes is its multi-scale training), so the data pipeline only flips, jitters colours and
     crops; there is no progressive resizing."""
-    from pixelwise.data.instances import create_instance_dataset, instance_eval_transform
+    if config_task(config) == "panoptic":
+        from pixelwise.data.panoptic import create_panoptic_dataset as create_instance_dataset
+        from pixelwise.data.panoptic import panoptic_eval_transform as instance_eval_transform
+    else:
+        from pixelwise.data.instances import create_instance_dataset, instance_eval_transform
 
     if config.resize_schedule is not None:
         raise PixelwiseError(f"{config.model} resizes its inputs itself; drop --resize-schedule and give sizes with "
@@ -67,6 +71,10 @@ def build_instance_datasets(config: TrainConfig) -> tuple[Any, Any]:
 def build_train_transform(config: TrainConfig, train_set: SegmentationDataset, *, factor: float = 1.0):
     """The training augmentation, at ``factor`` times the configured resolution (progressive resizing):
     the crop side and the image scale both shrink by ``factor``, so the field of view stays the same."""
+    if config_task(config) == "panoptic":
+        from pixelwise.data.panoptic import panoptic_train_transform
+
+        return panoptic_train_transform(hflip=config.hflip, color_jitter=config.color_jitter)
     if config_task(config) == "instance":
         from pixelwise.data.instances import instance_train_transform
 
@@ -133,8 +141,12 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
-def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> nn.Module:
-    return create_model(config.model, num_classes=num_classes, in_channels=in_channels, **config.model_options)
+def build_model(config: TrainConfig, *, num_classes: int, in_channels: int, things: list[int] | None = None) -> nn.Module:
+    """The network the config names; a panoptic one learns which classes are things from the data."""
+    options = dict(config.model_options)
+    if config_task(config) == "panoptic" and "things" not in options:
+        options["things"] = list(things or [])
+    return create_model(config.model, num_classes=num_classes, in_channels=in_channels, **options)
 
 
 def build_task(config: TrainConfig, train_set: Any, *, model: nn.Module, device: torch.device) -> Task:
@@ -161,17 +173,19 @@ def build_spec(config: TrainConfig, *, model: nn.Module, train_set: Any, task: s
         size_divisor=int(getattr(model, "size_divisor", 1) or 1),
     )
     things: list[int] = []
-    if task == "instance":  # the network normalises and resizes [0, 1] images itself; every class but 0 is a thing
+    if task in ("instance", "panoptic"):  # the network normalises and resizes [0, 1] images itself
+        detector = getattr(model, "detector", model)
         preprocess = Preprocess(in_channels=preprocess.in_channels, mean=(0.0,) * 3, std=(1.0,) * 3,
-                                size_divisor=int(model.transform.size_divisible))
-        things = list(range(1, len(train_set.class_names)))
+                                size_divisor=int(detector.transform.size_divisible))
+        # instance datasets: every class but the background is a thing; panoptic datasets say which
+        things = list(getattr(train_set, "things", range(1, len(train_set.class_names))))
     dataset = {"name": config.dataset, "root": config.root, "options": dict(config.dataset_options),
                "train_split": config.train_split, "val_split": config.val_split}
     return spec_for_model(
         model, class_names=list(train_set.class_names), palette=[list(c) for c in train_set.palette],
         ignore_index=train_set.ignore_index, preprocess=preprocess, task=task, things=things,
         source={"dataset": dataset, "train_config": config.to_dict(),
-                **({"category_ids": list(train_set.category_ids)} if task == "instance" else {})},
+                **({"category_ids": list(train_set.category_ids)} if task in ("instance", "panoptic") else {})},
     )
 
 

@@ -17,6 +17,7 @@ from pixelwise.inference import Predictor
 from pixelwise.inference.predictor import predict_labels
 from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH
 from pixelwise.metrics import PER_CLASS_KEYS, ConfusionMatrix, SegmentationScores
+from pixelwise.metrics.panoptic_scores import PanopticScores
 from pixelwise.tasks.instance import InstanceEvaluation
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
 
@@ -46,7 +47,8 @@ def evaluate(
     blend: str = "gaussian",
     html: bool = False,
     as_instances: bool = False,
-) -> SegmentationScores | InstanceEvaluation:
+    instance_checkpoint: str | Path | None = None,
+) -> SegmentationScores | InstanceEvaluation | PanopticScores:
     """Score a model file or any :class:`~pixelwise.Predictor` on ``dataset``/``split``.
 
     Args:
@@ -74,6 +76,10 @@ def evaluate(
         window, overlap, window_batch, blend: Sliding-window inference (see :meth:`pixelwise.Predictor.from_file`).
         html: Also write ``out/report.html``: one self-contained page with the scores, charts, panels, and the
             training run's curves and configuration (needs ``out``).
+        instance_checkpoint: An instance model file (Mask R-CNN) to fuse with the semantic ``checkpoint`` into
+            panoptic predictions (:class:`~pixelwise.inference.panoptic.FusedPanopticPredictor`: stuff from the
+            semantic model, things from the instance model, matched by class name), scored with Panoptic
+            Quality on the panoptic form of the dataset: the two-model panoptic path.
         as_instances: Score a semantic predictor as an instance one, each connected region of a class one
             object (:class:`~pixelwise.inference.semantic_instances.ConnectedComponentsPredictor`), on the
             instance form of the dataset: the baseline that shows what an instance model buys.
@@ -98,6 +104,9 @@ def evaluate(
         predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip,
                                         scales=scales, window=window, overlap=overlap, window_batch=window_batch,
                                         blend=blend, score_threshold=0.0)
+    if instance_checkpoint is not None:
+        predictor = fused_panoptic(predictor, Predictor.from_file(instance_checkpoint, device=device, precision=precision,
+                                                                  score_threshold=0.0), where=where)
     if as_instances:
         if predictor.task != "semantic":
             raise PixelwiseError(f"{where} is already a {predictor.task} model; --as-instances is for semantic models")
@@ -105,6 +114,11 @@ def evaluate(
 
         predictor = ConnectedComponentsPredictor(predictor)
     name, data = open_dataset(predictor, dataset=dataset, root=root, split=split, options=dataset_options, where=where)
+    if predictor.task == "panoptic":
+        from pixelwise.engine.evaluate_panoptic import evaluate_panoptic
+
+        return evaluate_panoptic(predictor, name=name, data=data, out=None if out is None else Path(out),
+                                 panel_indices=spread_indices(len(data), num_panels), where=where)
     if predictor.task == "instance":
         from pixelwise.engine.evaluate_instances import evaluate_instances
 
@@ -138,6 +152,24 @@ def evaluate(
     return scores
 
 
+def fused_panoptic(semantic: Predictor, instance: Predictor, *, where: str) -> Predictor:
+    """The two-model panoptic predictor: the semantic model's classes are the panoptic classes, and those
+    the instance model also knows (by name, its background aside) are the things."""
+    from pixelwise.inference.panoptic import FusedPanopticPredictor
+
+    if semantic.task != "semantic" or instance.task != "instance":
+        raise PixelwiseError(f"{where}: fusing needs a semantic --checkpoint and an instance --instance-checkpoint, "
+                             f"got {semantic.task} and {instance.task}")
+    names = list(semantic.labels.class_names)
+    things = [names.index(n) for n in instance.labels.class_names[1:] if n in names]
+    if not things:
+        raise PixelwiseError(f"{where}: the instance model's classes {list(instance.labels.class_names[1:])} are none of "
+                             f"the semantic model's {names}; both must name the things alike")
+    fused = FusedPanopticPredictor(semantic=semantic, instance=instance, class_names=names, things=things)
+    fused.spec = getattr(semantic, "spec", None)  # the dataset the semantic model was trained on
+    return fused
+
+
 def open_dataset(
     predictor: Predictor, *, dataset: str | None, root: str | None, split: str, options: dict[str, Any] | None, where: str
 ):
@@ -150,6 +182,10 @@ def open_dataset(
     merged = {**(recorded.get("options") or {}), **(options or {})} if same else dict(options or {})
     merged.pop("cache", None)
     root = root if root is not None else (recorded.get("root") if same else None)
+    if predictor.task == "panoptic":
+        from pixelwise.data.panoptic import create_panoptic_dataset
+
+        return name, create_panoptic_dataset(name, root=root, split=split, transform=None, **merged)
     if predictor.task == "instance":
         from pixelwise.data.instances import create_instance_dataset
 

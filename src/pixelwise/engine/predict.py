@@ -128,7 +128,8 @@ def predict(
     An instance model writes, per image, ``NAME.png`` (its instances painted as a class map),
     ``NAME_instances.png`` (instance ids) and ``NAME_overlay.png`` (each instance in its own colour,
     with its box, class and score), and for the run ``results.json`` in COCO's results format
-    (``image_id`` indexes ``images.json``).
+    (``image_id`` indexes ``images.json``). A panoptic model writes ``NAME.png`` (class map),
+    ``NAME_panoptic.png`` (segment ids, COCO's RGB encoding), ``NAME_overlay.png`` and ``panoptic.json``.
 
     Corrupt or unreadable inputs are reported in the returned ``failed`` map and skipped; the rest
     are still written.
@@ -143,12 +144,17 @@ def predict(
     palette = list(predictor.labels.palette) or default_palette(predictor.labels.num_classes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    instances = None
+    writer = None
     if predictor.task == "instance":
         from pixelwise.engine.predict_instances import InstanceWriter
 
         category_ids = (getattr(predictor, "spec", None) and predictor.spec.source.get("category_ids")) or None
-        instances = InstanceWriter(out=out, palette=palette, category_ids=category_ids, alpha=alpha)
+        writer = InstanceWriter(out=out, palette=palette, category_ids=category_ids, alpha=alpha)
+    elif predictor.task == "panoptic":
+        from pixelwise.engine.predict_panoptic import PanopticWriter
+
+        writer = PanopticWriter(out=out, palette=palette, class_names=list(predictor.labels.class_names),
+                                   things=list(predictor.labels.things), alpha=alpha)
     report = PredictReport()
     names = expand_inputs(inputs)
     batch: list[tuple[Path, torch.Tensor]] = []  # (path, uint8 image (C, H, W))
@@ -161,8 +167,8 @@ def predict(
             label = prediction.label_map
             stem = out / names[path]
             stem.parent.mkdir(parents=True, exist_ok=True)
-            if instances is not None:
-                report.written[path] = instances.write(prediction, image, stem=stem, source=path)
+            if writer is not None:
+                report.written[path] = writer.write(prediction, image, stem=stem, source=path)
                 continue
             report.written[path] = [
                 save_label_png(label, stem.with_name(stem.name + ".png"), palette=palette),
@@ -185,6 +191,6 @@ def predict(
             flush()
         batch.append((path, image))
     flush()
-    if instances is not None:
-        report.written[out] = instances.finish()
+    if writer is not None:
+        report.written[out] = writer.finish()
     return report

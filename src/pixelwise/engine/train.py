@@ -72,7 +72,8 @@ class TrainResult:
         return self.best_score
 
 
-METRIC_NAMES = {"miou": "mIoU", "mask_ap": "mask AP", "box_ap": "box AP", "pq": "PQ"}
+METRIC_NAMES = {"miou": "mIoU", "mask_ap": "mask AP", "box_ap": "box AP", "pq": "PQ", "sq": "SQ", "rq": "RQ",
+                "pq_things": "PQ things", "pq_stuff": "PQ stuff"}
 """How the epoch summary line spells a validation metric."""
 
 
@@ -131,7 +132,8 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
     if train_set is None:
         train_set, val_set = build_datasets(config)
     if model is None:
-        model = build_model(config, num_classes=train_set.num_classes, in_channels=train_set.info.image_channels)
+        model = build_model(config, num_classes=train_set.num_classes, in_channels=train_set.info.image_channels,
+                            things=getattr(train_set, "things", None))
     model = model.to(device)
     if config.sync_batchnorm and group.distributed:
         if device.type == "cuda":

@@ -3,13 +3,19 @@
 
 from pixelwise.inference.load import load_predictor
 from pixelwise.inference.network import NetworkPredictor
-from pixelwise.inference.prediction import InstancePrediction, Prediction, SemanticPrediction
+from pixelwise.inference.prediction import (
+    InstancePrediction,
+    PanopticPrediction,
+    Prediction,
+    SemanticPrediction,
+)
 from pixelwise.inference.predictor import Predictor, SemanticPredictor
 from pixelwise.inference.strategies import Strategy, forward_at_scale
 
 __all__ = [
     "NetworkPredictor",
     "InstancePrediction",
+    "PanopticPrediction",
     "Prediction",
     "Predictor",
     "SemanticPrediction",

@@ -73,6 +73,11 @@ def load_predictor(
         from pixelwise.classical.predictor import ClassicalPredictor
 
         return ClassicalPredictor.from_model_file(contents)
+    if spec.task == "panoptic":
+        from pixelwise.inference.panoptic_network import PanopticNetworkPredictor
+
+        return PanopticNetworkPredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
+                                        amp_dtype=autocast_dtype(run_device, precision))
     if spec.task == "instance":  # a detection network reads lists of [0, 1] images and resizes them itself
         from pixelwise.inference.instance import InstancePredictor
 

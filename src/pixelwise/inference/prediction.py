@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from pixelwise.constants import IGNORE_INDEX
 
 
 @dataclass
@@ -98,5 +101,72 @@ class InstancePrediction:
                                      masks=self.masks, category_ids=ids)
 
 
-Prediction = SemanticPrediction | InstancePrediction
-"""Every prediction type (panoptic predictions join this union as that task lands)."""
+@dataclass
+class PanopticPrediction:
+    """A class for every pixel and an id for every thing: segments, each one stuff region or one object.
+
+    Label layout: one class list ``0 .. K-1`` (stuff and things); ``things`` are the countable classes.
+
+    Attributes:
+        segments: ``(H, W)`` int32 segment ids at the input image's size; 0 is void (no segment).
+        segments_info: One dict per segment: ``id``, ``category_id`` (the class index), ``isthing``,
+            ``iscrowd`` (0 in predictions), ``area`` (pixels); fused things also ``score`` and ``instance_id``.
+        class_names: One name per class.
+        things: The class indices that are things.
+    """
+
+    segments: Tensor
+    segments_info: list[dict[str, Any]]
+    class_names: tuple[str, ...]
+    things: tuple[int, ...]
+
+    @property
+    def label_map(self) -> Tensor:
+        """``(H, W)`` int64 class of every pixel; void pixels hold
+        :data:`~pixelwise.constants.IGNORE_INDEX` (255), as in panoptic datasets' ``semantic`` targets, so
+        a void pixel is never mistaken for class 0."""
+        from pixelwise.data.panoptic.base import paint_segments
+
+        return paint_segments(self.segments, {s["id"]: s["category_id"] for s in self.segments_info}, void=IGNORE_INDEX)
+
+    @property
+    def instance_map(self) -> Tensor:
+        """``(H, W)`` int32 instance ids: the thing segments numbered ``1..M`` in ``segments_info`` order (as
+        :meth:`instances` lists them); stuff and void are 0."""
+        from pixelwise.data.panoptic.base import paint_segments
+
+        things = [s["id"] for s in self.segments_info if s["isthing"]]
+        ids = paint_segments(self.segments, {sid: k + 1 for k, sid in enumerate(things)}, void=0)
+        return ids.to(torch.int32)
+
+    def numpy(self) -> np.ndarray:
+        """The segment ids as an ``int32`` numpy array (what the COCO panoptic PNG encodes)."""
+        return self.segments.cpu().numpy().astype(np.int32)
+
+    def class_areas(self) -> dict[str, float]:
+        """Each class's share of the image; void pixels count in no class (the shares sum to 1 minus void)."""
+        counts = np.zeros(len(self.class_names), dtype=np.int64)
+        for segment in self.segments_info:
+            counts[segment["category_id"]] += int((self.segments == segment["id"]).sum())
+        total = max(int(self.segments.numel()), 1)
+        return {name: float(count) / total for name, count in zip(self.class_names, counts, strict=True)}
+
+    def instances(self) -> InstancePrediction:
+        """The thing segments as an :class:`InstancePrediction` (masks as drawn here, so they never
+        overlap; boxes their extent; ``score`` where the segment has one, else 1), highest score first;
+        its ``class_names`` are the panoptic ones."""
+        from pixelwise.data.instances.base import mask_boxes
+
+        things = sorted((s for s in self.segments_info if s["isthing"]), key=lambda s: -float(s.get("score", 1.0)))
+        height, width = self.segments.shape
+        ids = torch.tensor([s["id"] for s in things], dtype=self.segments.dtype)
+        masks = self.segments.cpu()[None] == ids[:, None, None] if things else torch.zeros(0, height, width, dtype=torch.bool)
+        return InstancePrediction(
+            boxes=mask_boxes(masks), labels=torch.tensor([s["category_id"] for s in things], dtype=torch.int64),
+            scores=torch.tensor([float(s.get("score", 1.0)) for s in things], dtype=torch.float32), masks=masks,
+            class_names=self.class_names,
+        )  # fmt: skip
+
+
+Prediction = SemanticPrediction | InstancePrediction | PanopticPrediction
+"""Every prediction type."""

@@ -11,6 +11,7 @@
 | ``deeplabv3plus`` | Chen et al. 2018 | ``deeplabv3plus.py`` |
 | ``lraspp`` | Howard et al. 2019 (MobileNetV3) | ``lraspp.py`` |
 | ``maskrcnn``, ``maskrcnn_r18`` | He et al. 2017 (instance segmentation, torchvision) | ``maskrcnn.py`` |
+| ``panoptic_fpn`` | Kirillov et al. 2019 (panoptic: Mask R-CNN + a semantic FPN branch) | ``panoptic_fpn.py`` |
 """
 
 from pixelwise.models import (  # noqa: F401  (each file registers its models)
@@ -19,6 +20,7 @@ from pixelwise.models import (  # noqa: F401  (each file registers its models)
     fcn,
     lraspp,
     maskrcnn,
+    panoptic_fpn,
     pspnet,
     segnet,
     unet,
