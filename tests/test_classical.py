@@ -90,6 +90,27 @@ def test_watershed_splits_two_touching_discs():
     assert np.unique(instances[first & ~second]).size != np.unique(instances[first | second]).size
 
 
+def test_watershed_instance_predictor_splits_two_touching_discs():
+    """As an instance method (``evaluate --model watershed --as-instances``) the fitted watershed gives the two
+    touching discs as two objects, boxed by their extent, where connected components see one."""
+    from pixelwise.data.instances.base import mask_boxes
+    from pixelwise.engine.evaluate import semantic_as_instances
+
+    first, second = disc((64, 96), (32, 34), 14), disc((64, 96), (32, 60), 14)
+    image = as_image(np.where(first | second, 200.0, 30.0))
+    semantic = fit_method(create_method("watershed"), ArrayDataset([(image, (first | second).astype(np.int64))]))
+    found = semantic_as_instances(semantic, split=True, where="test")(image)
+    assert len(found) == 2 and found.labels.tolist() == [1, 1]
+    masks = found.masks.numpy()
+    assert not (masks[0] & masks[1]).any()
+    matches = [[iou(mask, truth) for mask in masks] for truth in (first, second)]  # (disc, instance)
+    assert int(np.argmax(matches[0])) != int(np.argmax(matches[1])) and min(map(max, matches)) >= 0.9
+    assert torch.equal(found.boxes, mask_boxes(found.masks))
+    assert len(semantic_as_instances(semantic, split="components", where="test")(image)) == 1
+    with pytest.raises(PixelwiseError, match="choose components or watershed"):
+        semantic_as_instances(semantic, split="blobs", where="test")
+
+
 def test_watershed_threshold_markers_keep_the_objects():
     truth = disc((64, 64), (32, 32), 15)
     image = as_image(np.where(truth, 190.0, 50.0))
@@ -217,6 +238,13 @@ def test_command_line_front_door(tmp_path, capsys):
     assert main(["models", "otsu", "watershed"]) == 0
     listing = capsys.readouterr().out
     assert "Classical methods" in listing and "markers=distance" in listing
+
+
+def test_command_line_scores_watershed_as_instances(capsys):
+    tiny = ["--dataset", "shapes", "--dataset-option", "size=32", "--dataset-option", "length=4"]
+    for model, split in (("watershed", []), ("otsu", ["watershed"])):  # the method's own split; a split named
+        assert main(["evaluate", "--model", model, "--model-option", "fit_images=2", "--as-instances", *split, *tiny]) == 0
+        assert "mask  AP" in capsys.readouterr().out
 
 
 def test_unknown_option_names_the_valid_ones():

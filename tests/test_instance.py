@@ -54,13 +54,14 @@ def test_predictors_are_sized_for_the_classes_background_included():
     assert model.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 4
 
 
-def test_anchors_follow_the_image_size():
-    sizes = [s[0] for s in anchor_generator(min_size=400, anchor_sizes=None, aspect_ratios=(0.5, 1, 2)).sizes]
-    assert sizes == [16, 32, 64, 128, 256]  # COCO's 32-512 at short side 800, halved at 400
-    sizes = [s[0] for s in anchor_generator(min_size=(256, 320), anchor_sizes=None, aspect_ratios=(1,)).sizes]
-    assert sizes == [13, 26, 51, 102, 205]  # the largest training size
+def test_anchors_default_to_torchvisions_and_can_be_set():
+    sizes = [s[0] for s in anchor_generator(anchor_sizes=None, aspect_ratios=(0.5, 1, 2)).sizes]
+    assert sizes == [32, 64, 128, 256, 512]
+    model = tiny_detector(anchor_sizes=[13, 26, 51, 102, 205], aspect_ratios=[1.0])
+    assert [s[0] for s in model.rpn.anchor_generator.sizes] == [13, 26, 51, 102, 205]
+    assert model.rpn.head.cls_logits.out_channels == 1  # one anchor per location
     with pytest.raises(PixelwiseError, match="one size per FPN level"):
-        anchor_generator(min_size=800, anchor_sizes=[32, 64], aspect_ratios=(1,))
+        anchor_generator(anchor_sizes=[32, 64], aspect_ratios=(1,))
 
 
 def test_torchvision_maskrcnn_builds_offline_and_loads_a_local_file(tmp_path):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
+from pixelwise.cli.main import main
 from pixelwise.errors import PixelwiseError
 from pixelwise.models import create_model
 from pixelwise.models.registry import model_task
@@ -70,3 +74,82 @@ def test_the_semantic_branch_learns_a_fixed_map():
         loss.backward()
         optimizer.step()
     assert float(loss) < 0.5 * first
+
+
+@pytest.fixture(scope="module")
+def panoptic_run(tmp_path_factory):
+    """One epoch of a tiny Panoptic FPN on panoptic shapes through the CLI."""
+    run = tmp_path_factory.mktemp("panoptic") / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(run)]) == 0
+    return run
+
+
+def test_one_epoch_writes_a_panoptic_model_file_and_pq(panoptic_run):
+    from pixelwise.modelfile.load import read_any
+
+    spec = read_any(panoptic_run / "best.pt").spec
+    assert spec.task == "panoptic" and spec.labels.things == (3, 4, 5)
+    assert spec.model_options["things"] == [3, 4, 5]  # the network is rebuilt with the data's things
+    scores = json.loads((panoptic_run / "metrics.json").read_text())
+    assert {"all", "things", "stuff", "per_class"} <= set(scores) and scores["num_images"] == 4
+    assert "val_pq" in (panoptic_run / "history.csv").read_text()
+
+
+def test_evaluate_and_predict_write_the_coco_panoptic_format(panoptic_run, tmp_path, capsys):
+    from pixelwise.data.panoptic_format import read_panoptic_json
+
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(panoptic_run / "best.pt"), "--dataset-option", "length=2",
+                 "--out", str(out), "--panels", "1"]) == 0
+    assert "Things" in capsys.readouterr().out
+    written = read_panoptic_json(out / "panoptic.json")
+    assert len(written["annotations"]) == 2 and len(list((out / "panoptic").glob("*.png"))) == 2
+    assert {"scores.json", "per_class.csv", "pq.txt", "panel_0.png"} <= {p.name for p in out.iterdir()}
+    # the written predictions score the same through `pixelwise score` as evaluate scored them
+    truth = tmp_path / "truth"
+    from pixelwise.data.panoptic import create_panoptic_dataset
+    from pixelwise.data.panoptic_format import write_panoptic, write_panoptic_json
+
+    data = create_panoptic_dataset("shapes", split="val", size=64, length=2)
+    annotations = []
+    for index in range(2):
+        _, target = data[index]
+        name = written["annotations"][index]["file_name"]
+        annotations.append(write_panoptic(truth, file_name=name, segments=target["segments"].numpy(),
+                                          segments_info=target["segments_info"],
+                                          image_id=written["annotations"][index]["image_id"], categories=data.categories()))
+    write_panoptic_json(tmp_path / "truth.json", annotations=annotations, categories=data.categories())
+    assert main(["score", "--panoptic-gt", str(tmp_path / "truth.json"), "--panoptic-gt-dir", str(truth),
+                 "--panoptic-pred", str(out / "panoptic.json"), "--panoptic-pred-dir", str(out / "panoptic"),
+                 "--json", str(tmp_path / "s.json")]) == 0
+    rescored = json.loads((tmp_path / "s.json").read_text())
+    evaluated = json.loads((out / "scores.json").read_text())
+    assert [rescored[g] for g in ("all", "things", "stuff")] == [evaluated[g] for g in ("all", "things", "stuff")]
+
+
+PENNFUDAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "pennfudan"
+
+
+@pytest.mark.skipif(not PENNFUDAN.is_dir(), reason="needs ../shared/data/pennfudan")
+def test_a_semantic_and_an_instance_model_fuse_into_panoptic(tmp_path, capsys):
+    """The two-model path end to end on Penn-Fudan's val split (untrained tiny models: the plumbing, not a score)."""
+    from pixelwise.modelfile import save_model
+    from pixelwise.modelfile.spec import spec_for_model
+
+    names = ["background", "pedestrian"]
+    dataset = {"name": "pennfudan", "root": str(PENNFUDAN), "options": {}}
+    torch.manual_seed(0)
+    unet = create_model("unet", num_classes=2, base_channels=4, depth=2)
+    detector = create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=96)
+    save_model(unet, tmp_path / "semantic.pt", spec=spec_for_model(unet, class_names=names, source={"dataset": dataset}))
+    save_model(detector, tmp_path / "instance.pt",
+               spec=spec_for_model(detector, class_names=names, ignore_index=None, things=[1]))
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "semantic.pt"), "--instance-checkpoint",
+                 str(tmp_path / "instance.pt"), "--out", str(tmp_path / "eval"), "--panels", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "pedestrian" in printed and "Stuff" in printed
+    scores = json.loads((tmp_path / "eval" / "scores.json").read_text())
+    assert scores["num_images"] == 12  # Penn-Fudan's seeded val split
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "instance.pt"), "--instance-checkpoint",
+                 str(tmp_path / "instance.pt")]) == 2
+    assert "semantic --checkpoint" in capsys.readouterr().err

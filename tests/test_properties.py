@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,8 +24,11 @@ from PIL import Image
 import pixelwise
 from pixelwise.data.decode import read_image, read_mask
 from pixelwise.data.labels import ColorTable, LabelMap, check_labels
+from pixelwise.data.panoptic_format import id_to_rgb, rgb_to_id
 from pixelwise.engine.config import TrainConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.metrics.rle import decode_masks, encode_masks, rle_area, rle_to_box, segmentation_to_rle
+from pixelwise.metrics.rle_check import compressed_runs
 from pixelwise.modelfile import read_model_file
 
 FAST, SLOW = 300, 3000
@@ -107,6 +112,143 @@ def _model_file_reads_or_refuses(data: bytes) -> None:
             read_model_file(path)
 
 
+def _runs(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE of one ``(H, W)`` mask: runs in column-major order, background first."""
+    flat = mask.ravel(order="F").astype(np.int64)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    return [0, *runs] if flat.size and flat[0] else runs
+
+
+def _tight_box(mask: np.ndarray) -> list[float]:
+    """The xyxy box of a mask's foreground, one past its last pixel; zeros when it is empty."""
+    rows, cols = np.nonzero(mask)
+    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)] if rows.size else [0.0] * 4
+
+
+@st.composite
+def binary_masks(draw) -> np.ndarray:
+    """``(N, H, W)`` or ``(H, W)`` masks of any size down to 1 x N, N x 1 and 0 x N; random, empty or full;
+    bool or uint8 (1 or 255 as foreground); C-ordered, Fortran-ordered or a strided view."""
+    count, height, width = draw(st.integers(1, 3)), draw(st.integers(0, 24)), draw(st.integers(0, 24))
+    kind = draw(st.sampled_from(["random", "random", "empty", "full"]))
+    bits = draw(arrays(np.bool_, (count, height, width))) if kind == "random" else np.full((count, height, width), kind == "full")
+    masks = bits if draw(st.booleans()) else bits.astype(np.uint8) * draw(st.sampled_from([1, 255]))
+    layout = draw(st.sampled_from(["C", "F", "strided"]))
+    if layout == "strided":  # every other column of a wider array: neither C- nor F-contiguous
+        wide = np.zeros((count, height, 2 * width), masks.dtype)
+        wide[:, :, ::2] = masks
+        masks = wide[:, :, ::2]
+    else:
+        masks = np.array(masks, order=layout)
+    return masks[0] if count == 1 and draw(st.booleans()) else masks
+
+
+def _rle_round_trips(masks: np.ndarray) -> None:
+    truth = (masks if masks.ndim == 3 else masks[None]) != 0  # (N, H, W)
+    rles = encode_masks(masks)
+    assert [r["size"] for r in rles] == [list(truth.shape[1:])] * len(truth)
+    assert all(isinstance(r["counts"], str) for r in rles)
+    decoded = decode_masks(rles)
+    assert decoded.dtype == np.uint8 and np.array_equal(decoded, truth)
+    as_bytes = [{"size": r["size"], "counts": r["counts"].encode("ascii")} for r in rles]
+    assert np.array_equal(decode_masks(as_bytes), decoded)
+    uncompressed = [{"size": r["size"], "counts": _runs(mask)} for r, mask in zip(rles, truth, strict=True)]
+    assert np.array_equal(decode_masks(uncompressed), decoded)  # through pycocotools' frPyObjects
+    for rle, mask in zip(rles, truth, strict=True):  # the parser that checks counts reads what pycocotools wrote
+        assert compressed_runs(rle["counts"].encode("ascii")).tolist() == (_runs(mask) if mask.size else [0])
+    assert rle_area(rles).tolist() == truth.sum(axis=(1, 2)).tolist() and rle_area(rles[0]) == int(truth[0].sum())
+    boxes = rle_to_box(rles)
+    assert boxes.tolist() == [_tight_box(mask) for mask in truth]
+    xywh = rle_to_box(rles, fmt="xywh")
+    assert np.array_equal(xywh[:, :2], boxes[:, :2]) and np.array_equal(xywh[:, 2:], boxes[:, 2:] - boxes[:, :2])
+
+
+def _edited(counts: str, where: int, edit: str, character: str) -> str:
+    """``counts`` with a character replaced, inserted, or everything from ``where`` on cut off."""
+    if edit == "cut":
+        return counts[:where]
+    return counts[:where] + character + counts[where + (edit == "replace") :]
+
+
+@st.composite
+def segmentations(draw) -> tuple[object, int, int]:
+    """``(segmentation, height, width)``: RLEs of the image's size, valid or with a character changed, cut or
+    added; arbitrary counts and sizes; arbitrary polygons; other values."""
+    height, width = draw(st.integers(0, 8)), draw(st.integers(0, 8))
+    mask = draw(arrays(np.bool_, (height, width)))
+    valid = encode_masks(mask)[0]["counts"]
+    edit = st.tuples(st.integers(0, len(valid)), st.sampled_from(["replace", "cut", "insert"]),
+                     st.characters(min_codepoint=40, max_codepoint=120))
+    counts = draw(st.one_of(
+        st.just(valid), st.just(valid.encode("ascii")), st.just(_runs(mask)), edit.map(lambda e: _edited(valid, *e)),
+        st.binary(max_size=40), st.text(max_size=40), st.text(st.characters(min_codepoint=48, max_codepoint=111), max_size=12),
+        st.lists(st.integers(-5, 80), max_size=8),
+        st.lists(st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.text(max_size=2)), max_size=4),
+        st.none(), st.integers(), st.floats(),
+    ))  # fmt: skip
+    size = draw(st.one_of(
+        st.just([height, width]), st.just((height, width)),
+        st.lists(st.one_of(st.integers(-3, 10), st.floats(), st.booleans(), st.text(max_size=2), st.none()), max_size=3),
+        st.none(), st.text(max_size=3),
+    ))  # fmt: skip
+    coordinate = st.one_of(st.floats(), st.integers(-(10**12), 10**12), st.floats(-20, 20), st.booleans(), st.text(max_size=2))
+    segmentation = draw(st.one_of(
+        st.fixed_dictionaries({"size": st.just(size), "counts": st.just(counts)}),
+        st.lists(st.lists(coordinate, max_size=12), max_size=3), st.lists(coordinate, max_size=8), st.none(),
+        st.text(max_size=5), st.dictionaries(st.text(max_size=6), st.integers(), max_size=2),
+    ))  # fmt: skip
+    return segmentation, height, width
+
+
+def _segmentation_decodes_or_refuses(case: tuple[object, int, int]) -> None:
+    segmentation, height, width = case
+    try:
+        masks = decode_masks([segmentation], height=height, width=width)
+    except PixelwiseError as error:
+        assert "\n" not in str(error)
+        return
+    assert masks.shape == (1, height, width) and masks.dtype == np.uint8 and set(np.unique(masks).tolist()) <= {0, 1}
+    assert np.array_equal(decode_masks([segmentation], height=height, width=width), masks)  # not uninitialised memory
+    rle = segmentation_to_rle(segmentation, height=height, width=width)
+    assert rle_area(rle) == int(masks.sum()) and rle_to_box(rle).tolist() == _tight_box(masks[0])
+
+
+def arbitrary_segmentations_decode_or_refuse(examples: int) -> None:
+    """Run by :func:`_in_child`: any segmentation gives a 0/1 mask or a :class:`PixelwiseError`."""
+    given(segmentations())(settings(max_examples=examples, **SETTINGS)(_segmentation_decodes_or_refuses))()
+
+
+CHILD_MEMORY = 8 * 2**30
+"""Address space of :func:`_in_child`'s process: a polygon coordinate of 1e12 makes pycocotools ask for
+21 GB, which must fail in the child, not bring the machine's out-of-memory killer."""
+
+
+def _in_child(call: str) -> None:
+    """Run ``test_properties.<call>`` in a fresh Python: pycocotools' C code can end a process (a polygon
+    coordinate of 1e9 is a segmentation fault), and that must fail one test, not end the suite."""
+    import resource
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_properties; test_properties.{call}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, preexec_fn=limit_memory)
+    assert done.returncode == 0, f"exit {done.returncode} (negative: killed by that signal)\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+
+
+def _panoptic_ids_round_trip(ids: np.ndarray, rgb: np.ndarray) -> None:
+    colours = id_to_rgb(ids)
+    assert colours.dtype == np.uint8 and colours.shape == (*ids.shape, 3)
+    assert np.array_equal(rgb_to_id(colours), ids)
+    assert np.array_equal(id_to_rgb(rgb_to_id(rgb)), rgb)
+
+
+panoptic_cases = array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=8).flatmap(
+    lambda shape: st.tuples(arrays(np.int64, shape, elements=st.integers(0, 256**3 - 1)), arrays(np.uint8, (*shape, 3)))
+)  # (segment ids (H, W) in 0 .. 256**3 - 1, colours (H, W, 3))
+
+
 @pytest.fixture(scope="module")
 def camvid_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("camvid")
@@ -153,3 +295,12 @@ class TestNothingButResultsOrPixelwiseErrors:
 
     def test_model_file_reader(self, examples):
         given(file_bytes)(settings(max_examples=examples, **SETTINGS)(_model_file_reads_or_refuses))()
+
+    def test_rle_round_trip_area_and_box(self, examples):
+        given(binary_masks())(settings(max_examples=examples, **SETTINGS)(_rle_round_trips))()
+
+    def test_rle_readers_on_arbitrary_input(self, examples):
+        _in_child(f"arbitrary_segmentations_decode_or_refuse({examples})")
+
+    def test_panoptic_id_colours_round_trip(self, examples):
+        given(panoptic_cases)(settings(max_examples=examples, **SETTINGS)(lambda case: _panoptic_ids_round_trip(*case)))()

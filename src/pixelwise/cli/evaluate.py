@@ -7,7 +7,7 @@ import argparse
 from pixelwise.classical.registry import list_methods
 from pixelwise.cli.common import add_strategy_arguments, parse_options
 from pixelwise.engine.config import PRECISIONS
-from pixelwise.engine.evaluate import evaluate
+from pixelwise.engine.evaluate import INSTANCE_SPLITS, evaluate
 from pixelwise.metrics import format_table
 from pixelwise.metrics.panoptic_scores import PanopticScores
 from pixelwise.tasks.instance import InstanceEvaluation
@@ -46,13 +46,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--instance-checkpoint", default=None, metavar="MODEL",
                         help="an instance model file to fuse with the semantic --checkpoint into panoptic predictions "
                              "(stuff from the semantic model, things from this one); scored with PQ")
-    parser.add_argument("--as-instances", action="store_true",
-                        help="score a semantic model as an instance model: each connected region of a class is one "
-                             "object (the baseline Mask R-CNN is compared with); COCO AP on the dataset's instances")
+    parser.add_argument("--as-instances", nargs="?", const=True, default=False, choices=INSTANCE_SPLITS,
+                        metavar="SPLIT",
+                        help="score a semantic model as an instance model (the baseline Mask R-CNN is compared with); "
+                             "COCO AP on the dataset's instances. SPLIT: components (each connected region of a class "
+                             "is one object) or watershed (touching objects split at the peaks of the distance "
+                             "transform); without SPLIT: watershed for --model watershed, components for the rest")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
     parser.add_argument("--html", action="store_true",
-                        help="also write --out/report.html: one self-contained page (scores, charts, panels, curves, config)")
+                        help="also write --out/report.html: one self-contained page (scores, charts, panels, curves, config; "
+                             "AP tables and PR curves for instance models, PQ tables for panoptic ones)")
     parser.set_defaults(func=run)
 
 
@@ -70,12 +74,14 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_panoptic_table(scores))
         if args.out:
-            print(f"wrote scores.json, per_class.csv, pq.txt, panoptic.json + panoptic/*.png, panel_*.png to {args.out}/")
+            print(f"wrote scores.json, per_class.csv, pq.txt, panoptic.json + panoptic/*.png, panel_*.png"
+                  f"{', report.html' if args.html else ''} to {args.out}/")
         return 0
     if isinstance(scores, InstanceEvaluation):
         print(scores.format_table())
         if args.out:
-            print(f"wrote metrics.json, ap.txt, per_class_ap.csv, pr_curves.png, panels.png to {args.out}/")
+            print(f"wrote metrics.json, ap.txt, per_class_ap.csv, pr_curves.png, panels.png"
+                  f"{', report.html' if args.html else ''} to {args.out}/")
         return 0
     print(format_table(scores))
     if args.out:

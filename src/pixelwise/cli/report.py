@@ -13,7 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="write one self-contained HTML report (scores, charts, panels, curves, config) for a run folder",
         description=(
             "Write one HTML file that opens offline, with every picture embedded: the scores table, per-class IoU "
-            "chart, confusion heatmap, sample panels, training curves and configuration. RUN_DIR is a training "
+            "chart, confusion heatmap, sample panels, training curves and configuration (for instance models COCO's "
+            "AP tables and PR curves, for panoptic models the PQ tables). RUN_DIR is a training "
             "run (pixelwise train --out; its eval/ evaluation is used when present) or an evaluation folder "
             "(pixelwise evaluate --out)."
         ),

@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="a web page to try a model (drop an image, see prediction and overlay) and a JSON API",
         description=(
             "Serve a page where you choose or drop an image and see image | prediction | overlay with each class's "
-            "share, and a JSON API: POST /api/predict (multipart field 'image'), GET /api/model, GET /healthz. "
+            "share (and, for instance and panoptic models, each instance or segment), and a JSON API: POST /api/predict (multipart field 'image'), GET /api/model, GET /healthz. "
             "Binds 127.0.0.1 unless --host says otherwise. Needs: pip install -e \".[web]\"."
         ),
     )
@@ -38,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="predictions computed at once (default: %(default)s)")
     parser.add_argument("--max-waiting", type=int, default=_DEFAULT.max_waiting, metavar="N",
                         help="requests that may wait for a free slot; more get 503 (default: %(default)s)")
+    parser.add_argument("--score-threshold", type=float, default=0.5, metavar="S",
+                        help="instance models: show instances at least this confident (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
@@ -58,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         max_running=args.max_running, max_waiting=args.max_waiting,
     )  # fmt: skip
     serve(checkpoint=args.checkpoint, demo=args.demo, demo_dir=args.demo_dir, host=args.host, port=args.port,
-          limits=limits, device=args.device, precision=args.precision)
+          limits=limits, device=args.device, precision=args.precision, score_threshold=args.score_threshold)
     return 0

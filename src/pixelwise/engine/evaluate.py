@@ -21,6 +21,9 @@ from pixelwise.metrics.panoptic_scores import PanopticScores
 from pixelwise.tasks.instance import InstanceEvaluation
 from pixelwise.utils.atomic import atomic_write_json, atomic_write_text
 
+INSTANCE_SPLITS = ("components", "watershed")
+"""How ``as_instances`` cuts a semantic predictor's classes into objects (see :func:`evaluate`)."""
+
 
 def evaluate(
     *,
@@ -46,7 +49,7 @@ def evaluate(
     window_batch: int = WINDOW_BATCH,
     blend: str = "gaussian",
     html: bool = False,
-    as_instances: bool = False,
+    as_instances: bool | str = False,
     instance_checkpoint: str | Path | None = None,
 ) -> SegmentationScores | InstanceEvaluation | PanopticScores:
     """Score a model file or any :class:`~pixelwise.Predictor` on ``dataset``/``split``.
@@ -80,9 +83,13 @@ def evaluate(
             panoptic predictions (:class:`~pixelwise.inference.panoptic.FusedPanopticPredictor`: stuff from the
             semantic model, things from the instance model, matched by class name), scored with Panoptic
             Quality on the panoptic form of the dataset: the two-model panoptic path.
-        as_instances: Score a semantic predictor as an instance one, each connected region of a class one
-            object (:class:`~pixelwise.inference.semantic_instances.ConnectedComponentsPredictor`), on the
-            instance form of the dataset: the baseline that shows what an instance model buys.
+        as_instances: Score a semantic predictor as an instance one, on the instance form of the dataset: the
+            baseline that shows what an instance model buys. ``"components"``: each connected region of a class
+            is one object (:class:`~pixelwise.inference.semantic_instances.ConnectedComponentsPredictor`);
+            ``"watershed"``: touching objects are split by watershed on the distance transform
+            (:class:`~pixelwise.classical.watershed_instances.WatershedInstancePredictor`); ``True``: the
+            predictor's own way, watershed for the watershed method (with its ``min_distance``), components
+            for every other.
 
     Returns:
         The dataset-level scores; for an instance model an :class:`~pixelwise.tasks.instance.InstanceEvaluation`
@@ -90,6 +97,9 @@ def evaluate(
     """
     if html and out is None:
         raise PixelwiseError("an HTML report needs a folder for its files; pass out (--out DIR)")
+    if as_instances not in (False, True, *INSTANCE_SPLITS):
+        raise PixelwiseError(f"as_instances={as_instances!r}; choose {' or '.join(INSTANCE_SPLITS)} "
+                             "(or True: the predictor's own way)")
     if sum(given is not None for given in (checkpoint, predictor, model)) != 1:
         raise PixelwiseError("give exactly one of checkpoint (a model file), predictor or model (a classical method)")
     if model is not None:
@@ -108,22 +118,26 @@ def evaluate(
         predictor = fused_panoptic(predictor, Predictor.from_file(instance_checkpoint, device=device, precision=precision,
                                                                   score_threshold=0.0), where=where)
     if as_instances:
-        if predictor.task != "semantic":
-            raise PixelwiseError(f"{where} is already a {predictor.task} model; --as-instances is for semantic models")
-        from pixelwise.inference.semantic_instances import ConnectedComponentsPredictor
-
-        predictor = ConnectedComponentsPredictor(predictor)
+        predictor = semantic_as_instances(predictor, split=as_instances, where=where)
     name, data = open_dataset(predictor, dataset=dataset, root=root, split=split, options=dataset_options, where=where)
-    if predictor.task == "panoptic":
-        from pixelwise.engine.evaluate_panoptic import evaluate_panoptic
+    if predictor.task in ("panoptic", "instance"):
+        if predictor.task == "panoptic":
+            from pixelwise.engine.evaluate_panoptic import evaluate_panoptic
 
-        return evaluate_panoptic(predictor, name=name, data=data, out=None if out is None else Path(out),
-                                 panel_indices=spread_indices(len(data), num_panels), where=where)
-    if predictor.task == "instance":
-        from pixelwise.engine.evaluate_instances import evaluate_instances
+            result = evaluate_panoptic(predictor, name=name, data=data, out=None if out is None else Path(out),
+                                       panel_indices=spread_indices(len(data), num_panels), where=where)
+        else:
+            from pixelwise.engine.evaluate_instances import evaluate_instances
 
-        return evaluate_instances(predictor, name=name, data=data, out=None if out is None else Path(out),
-                                  num_panels=num_panels, panel_indices=spread_indices(len(data), num_panels), where=where)
+            result = evaluate_instances(predictor, name=name, data=data, out=None if out is None else Path(out),
+                                        num_panels=num_panels, panel_indices=spread_indices(len(data), num_panels),
+                                        where=where)  # fmt: skip
+        if html:
+            from pixelwise.report import write_evaluation_report
+
+            write_evaluation_report(out=Path(out), predictor=predictor, checkpoint=checkpoint, dataset=name, split=split,
+                                    images=len(data), palette=list(getattr(data, "palette", None) or []) or None)
+        return result
     if data.num_classes != predictor.labels.num_classes:
         raise PixelwiseError(
             f"{where}: model predicts {predictor.labels.num_classes} classes but {name} {split} has {data.num_classes}; "
@@ -168,6 +182,25 @@ def fused_panoptic(semantic: Predictor, instance: Predictor, *, where: str) -> P
     fused = FusedPanopticPredictor(semantic=semantic, instance=instance, class_names=names, things=things)
     fused.spec = getattr(semantic, "spec", None)  # the dataset the semantic model was trained on
     return fused
+
+
+def semantic_as_instances(semantic: Predictor, *, split: bool | str, where: str) -> Predictor:
+    """A semantic predictor as an instance one, its objects split by ``split`` (see :func:`evaluate`'s ``as_instances``)."""
+    from pixelwise.classical.watershed import Watershed
+    from pixelwise.classical.watershed_instances import MIN_DISTANCE, WatershedInstancePredictor
+    from pixelwise.inference.semantic_instances import ConnectedComponentsPredictor
+
+    if semantic.task != "semantic":
+        raise PixelwiseError(f"{where} is already a {semantic.task} model; --as-instances is for semantic models")
+    method = getattr(semantic, "method", None)
+    if split is True:
+        split = "watershed" if isinstance(method, Watershed) else "components"
+    if split == "components":
+        return ConnectedComponentsPredictor(semantic)
+    if split == "watershed":
+        distance = method.min_distance if isinstance(method, Watershed) else MIN_DISTANCE
+        return WatershedInstancePredictor(semantic, min_distance=distance)
+    raise PixelwiseError(f"as_instances={split!r}; choose {' or '.join(INSTANCE_SPLITS)} (or True: the predictor's own way)")
 
 
 def open_dataset(

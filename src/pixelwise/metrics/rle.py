@@ -10,6 +10,9 @@ pycocotools has traps that every caller of it meets once; this file meets them f
 - A COCO ``segmentation`` can be compressed RLE, uncompressed RLE (``counts`` a list of ints) or
   polygons; :func:`segmentation_to_rle` turns each into compressed RLE. A polygon of fewer than
   three points is dropped (pycocotools would read a 4-number polygon as a box).
+- pycocotools trusts an RLE's runs: malformed ones decode to uninitialised memory, give areas of
+  billions of pixels or raise ``ValueError``. Every RLE read here is checked first
+  (:mod:`pixelwise.metrics.rle_check`) and a bad one refused with a :class:`PixelwiseError`.
 
 pycocotools is imported inside the functions, so ``import pixelwise.metrics`` stays light.
 """
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.metrics.rle_check import checked_counts, checked_polygons, checked_size
 
 RLE = dict[str, Any]
 """A COCO RLE: ``{"size": [H, W], "counts": str | bytes | list[int]}``."""
@@ -97,25 +101,22 @@ def segmentation_to_rle(segmentation: RLE | list[list[float]], *, height: int | 
 
     if isinstance(segmentation, dict):
         if "counts" not in segmentation or "size" not in segmentation:
-            raise PixelwiseError(f"segmentation has keys {sorted(segmentation)}; RLE needs 'size' and 'counts'")
-        size = [int(v) for v in segmentation["size"]]
+            raise PixelwiseError(f"segmentation has keys {sorted(map(str, segmentation))}; RLE needs 'size' and 'counts'")
+        size = checked_size(segmentation["size"])
         if (height is not None and size[0] != height) or (width is not None and size[1] != width):
             raise PixelwiseError(
                 f"RLE of size {size[0]}x{size[1]} (HxW) does not match the image's {height}x{width}; "
                 "encode masks at the image's resolution"
             )
-        counts = segmentation["counts"]
+        # pycocotools trusts the runs: malformed ones decode to uninitialised memory or worse
+        counts = checked_counts(segmentation["counts"], height=size[0], width=size[1])
         if isinstance(counts, list):  # uncompressed RLE, as COCO stores crowd regions
             return mask_api.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
-        if isinstance(counts, str):
-            counts = counts.encode("ascii")
-        if not isinstance(counts, bytes):
-            raise PixelwiseError(f"RLE counts of type {type(counts).__name__}; expected str, bytes or a list of ints")
         return {"size": size, "counts": counts}
     if isinstance(segmentation, list):
         if height is None or width is None:
             raise PixelwiseError("polygon segmentation needs the image's height and width; pass height= and width=")
-        polygons = [[float(v) for v in polygon] for polygon in segmentation if len(polygon) >= 6]
+        polygons = checked_polygons(segmentation)
         if not polygons:  # no polygon with three points: an empty mask
             return mask_api.encode(np.zeros((height, width), np.uint8, order="F"))
         return mask_api.merge(mask_api.frPyObjects(polygons, height, width))

@@ -1,5 +1,8 @@
 """One self-contained HTML file per evaluation: scores, charts, panels, curves and configuration.
 
+Semantic evaluations show the per-class IoU table and charts, instance evaluations COCO's AP tables and PR
+curves, panoptic evaluations the PQ tables; each with its truth | prediction panels.
+
 ``pixelwise evaluate --out DIR --html`` writes ``DIR/report.html``; ``pixelwise report RUN_DIR`` writes one for a
 training run (or an evaluation folder) after the fact. The file embeds every picture and opens offline.
 """
@@ -16,16 +19,19 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.inference.predictor import Predictor
 from pixelwise.report.collect import FIGURES, ReportParts, collect_parts, read_scores
 from pixelwise.report.html import render_report
+from pixelwise.report.task_scores import EvaluationScores, read_evaluation, score_file
 from pixelwise.utils.atomic import atomic_write_text
 from pixelwise.visual.palette import RGB
 
 REPORT_NAME = "report.html"
 
 __all__ = [
+    "EvaluationScores",
     "FIGURES",
     "REPORT_NAME",
     "ReportParts",
     "collect_parts",
+    "read_evaluation",
     "read_scores",
     "render_report",
     "report_run",
@@ -70,7 +76,7 @@ def report_run(folder: str | os.PathLike[str], *, out: str | os.PathLike[str] | 
     if not folder.is_dir():
         raise PixelwiseError(f"{folder} is not a folder; give a training run (pixelwise train --out) or an evaluation folder")
     evaluated = folder / "eval"
-    eval_dir = evaluated if (evaluated / "metrics.json").is_file() else folder
+    eval_dir = evaluated if score_file(evaluated) is not None else folder
     is_run = any((folder / name).is_file() for name in ("config.yaml", "history.csv"))
     facts = [("run folder", str(folder))]
     palette, model_file = None, folder / "best.pt"
@@ -80,7 +86,7 @@ def report_run(folder: str | os.PathLike[str], *, out: str | os.PathLike[str] | 
         spec = read_any(model_file).spec
         palette = list(spec.labels.palette) or None
         facts.append(("model", f"{spec.model} ({model_file.name})"))
-    facts.append(("scores from", str(eval_dir / "metrics.json")))
+    facts.append(("scores from", str(score_file(eval_dir) or eval_dir / "metrics.json")))
     return write_report(
         eval_dir=eval_dir, out=out if out is not None else folder / REPORT_NAME, run_dir=folder if is_run else None,
         palette=palette, title=f"report of {folder.resolve().name}", facts=facts,

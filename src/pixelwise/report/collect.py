@@ -1,10 +1,12 @@
 """Gather what a report shows from the files an evaluation and a training run wrote.
 
-An evaluation folder (``pixelwise evaluate --out``) holds ``metrics.json``, ``confusion.png``,
-``per_class_iou.png`` and ``panels.png``; a run folder (``pixelwise train --out``) holds ``config.yaml``,
-``history.csv``, ``curves.png`` and its own ``metrics.json``. A chart that is missing but can be drawn
-from the numbers (heatmap, per-class IoU, curves) is drawn; panels need predictions, so a report without
-them says which command makes them.
+A semantic evaluation folder (``pixelwise evaluate --out``) holds ``metrics.json``, ``confusion.png``,
+``per_class_iou.png`` and ``panels.png``; an instance one ``metrics.json`` (COCO AP), ``pr_curves.png`` and
+``panels.png`` (truth | prediction); a panoptic one ``scores.json`` (PQ) and ``panel_K.png``. A run folder
+(``pixelwise train --out``) holds ``config.yaml``, ``history.csv``, ``curves.png`` and its own
+``metrics.json``. A chart that is missing but can be drawn from the numbers (heatmap, per-class IoU, PR
+curves, training curves) is drawn; panels need predictions, so a report without them says which command
+makes them.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.metrics import SegmentationScores, scores_from_confusion
+from pixelwise.metrics import SegmentationScores
+from pixelwise.metrics.instance_scores import InstanceScores
+from pixelwise.metrics.panoptic_scores import PanopticScores
+from pixelwise.report.task_scores import read_evaluation, semantic_scores
 from pixelwise.visual.palette import RGB
 
 FIGURES = (
@@ -31,7 +36,16 @@ FIGURES = (
     ("panels", "panels.png", "Samples: image | truth | prediction | errors"),
     ("curves", "curves.png", "Training curves"),
 )
-"""``(key, file name, caption)`` of every picture a report can embed, in the order it shows them."""
+"""``(key, file name, caption)`` of every picture a semantic report can embed, in the order it shows them."""
+
+INSTANCE_FIGURES = (
+    ("pr_curves", "pr_curves.png", "Precision-recall curves at IoU 0.5 (thin: classes, thick: their mean)"),
+    ("panels", "panels.png", "Samples: truth | prediction"),
+    ("curves", "curves.png", "Training curves"),
+)
+"""The pictures of an instance report; a panoptic report shows its ``panel_K.png`` files and the training curves."""
+
+_PANOPTIC_PANEL = re.compile(r"panel_(\d+)\.png")
 
 
 @dataclass
@@ -41,19 +55,28 @@ class ReportParts:
     Attributes:
         title: The page's heading.
         facts: ``(label, value)`` lines under the heading (model file, dataset, split, ...).
-        scores: The evaluation's scores.
+        task: ``"semantic"``, ``"instance"`` or ``"panoptic"``: which scores the report shows.
+        scores: The evaluation's semantic scores; for an instance evaluation, those of its instances
+            painted into class maps.
+        instance: COCO box and mask AP (instance evaluations).
+        panoptic: Panoptic Quality (panoptic evaluations).
         palette: Class colours for the table's swatches (``None``: no swatches).
         config_text: The run's resolved configuration as YAML.
-        figures: PNG bytes by key of :data:`FIGURES`.
+        figures: PNG bytes by key.
+        captions: The caption of each figure key, in the order the report shows them (default: :data:`FIGURES`).
         missing: One line per absent part, saying how to get it.
     """
 
     title: str
     facts: list[tuple[str, str]] = field(default_factory=list)
+    task: str = "semantic"
     scores: SegmentationScores | None = None
+    instance: InstanceScores | None = None
+    panoptic: PanopticScores | None = None
     palette: list[RGB] | None = None
     config_text: str | None = None
     figures: dict[str, bytes] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=lambda: {key: caption for key, _, caption in FIGURES})
     missing: list[str] = field(default_factory=list)
 
 
@@ -69,17 +92,20 @@ def collect_parts(
     """The parts of a report on the evaluation in ``eval_dir`` of the run in ``run_dir``.
 
     Args:
-        eval_dir: Folder with ``metrics.json`` (the ``pixelwise score`` schema) and the evaluation's pictures.
+        eval_dir: Folder with the scores (``metrics.json``, or a panoptic evaluation's ``scores.json``) and the
+            evaluation's pictures.
         run_dir: The training run's folder (``config.yaml``, ``history.csv``, ``curves.png``), if known.
         config: The run's configuration when ``run_dir`` has no ``config.yaml`` (e.g. from the model file).
         palette: Class colours for the table.
         title, facts: Heading and the lines under it.
 
     Raises:
-        PixelwiseError: ``eval_dir`` has no readable ``metrics.json``.
+        PixelwiseError: ``eval_dir`` has no readable scores file.
     """
-    parts = ReportParts(title=title, facts=list(facts), palette=list(palette) if palette else None)
-    parts.scores = read_scores(eval_dir / "metrics.json")
+    evaluation = read_evaluation(eval_dir)
+    parts = ReportParts(title=title, facts=list(facts), task=evaluation.task, scores=evaluation.semantic,
+                        instance=evaluation.instance, panoptic=evaluation.panoptic,
+                        palette=list(palette) if palette else None)  # fmt: skip
     config_file = run_dir / "config.yaml" if run_dir is not None else None
     if config_file is not None and config_file.is_file():
         parts.config_text = config_file.read_text(encoding="utf-8")
@@ -87,13 +113,15 @@ def collect_parts(
         parts.config_text = yaml.safe_dump(config, sort_keys=False)
     else:
         parts.missing.append("configuration: no config.yaml beside the model file and none recorded inside it")
-    for key, name, _ in FIGURES:
+    parts.captions = {}
+    for key, name, caption in _figures_of(parts.task, eval_dir):
+        parts.captions[key] = caption
         folder = run_dir if key == "curves" else eval_dir
         path = folder / name if folder is not None else None
         if path is not None and path.is_file():
             parts.figures[key] = path.read_bytes()
     _draw_missing(parts, run_dir=run_dir)
-    if "panels" not in parts.figures:
+    if not any(key.startswith("panel") for key in parts.figures):
         run = run_dir if run_dir is not None else "RUN"
         parts.missing.append(
             f"sample panels: evaluate the model to draw them (pixelwise evaluate --checkpoint {run}/best.pt --out {run}/eval --html)"
@@ -106,14 +134,25 @@ def collect_parts(
 def read_scores(path: Path) -> SegmentationScores:
     """Scores recomputed from the confusion matrix in a ``metrics.json``, so every number agrees with it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return scores_from_confusion(np.asarray(data["confusion_matrix"], dtype=np.int64), class_names=list(data["class_names"]))
+        return semantic_scores(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise PixelwiseError(
             f"{path} not found: a report needs an evaluation; run pixelwise evaluate --checkpoint MODEL --out DIR --html"
         ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise PixelwiseError(f"{path} is not a pixelwise metrics.json ({error}); write it again with pixelwise evaluate") from None
+
+
+def _figures_of(task: str, eval_dir: Path) -> list[tuple[str, str, str]]:
+    """``(key, file name, caption)`` of the pictures a report of ``task`` shows, in order."""
+    if task == "semantic":
+        return list(FIGURES)
+    if task == "instance":
+        return list(INSTANCE_FIGURES)
+    found = sorted((int(match[1]), path.name) for path in eval_dir.glob("panel_*.png")
+                   if (match := _PANOPTIC_PANEL.fullmatch(path.name)))  # fmt: skip
+    panels = [(f"panel_{index}", name, f"Sample {index}: image | truth | prediction") for index, name in found]
+    return [*panels, ("curves", "curves.png", "Training curves")]
 
 
 def read_history(path: Path) -> list[dict[str, float | None]]:
@@ -131,10 +170,15 @@ def _draw_missing(parts: ReportParts, *, run_dir: Path | None) -> None:
     from pixelwise.visual.curves import plot_training_curves
 
     scores = parts.scores
-    drawers: dict[str, Callable[[Path], object]] = {
-        "per_class_iou": lambda path: plot_per_class_iou(scores=scores, path=path),
-        "confusion": lambda path: plot_confusion_heatmap(confusion=scores.confusion, class_names=scores.class_names, path=path),
-    }
+    drawers: dict[str, Callable[[Path], object]] = {}
+    if parts.task == "semantic":
+        drawers["per_class_iou"] = lambda path: plot_per_class_iou(scores=scores, path=path)
+        drawers["confusion"] = lambda path: plot_confusion_heatmap(confusion=scores.confusion, class_names=scores.class_names,
+                                                                   path=path)  # fmt: skip
+    if parts.instance is not None and parts.instance.pr_curves:
+        from pixelwise.metrics.instance_report import plot_pr_curves
+
+        drawers["pr_curves"] = lambda path: plot_pr_curves(parts.instance, path)
     history = run_dir / "history.csv" if run_dir is not None else None
     if history is not None and history.is_file():
         rows = read_history(history)

@@ -1,7 +1,9 @@
 """One self-contained HTML page from :class:`~pixelwise.report.collect.ReportParts`.
 
 Pictures are embedded as base64 PNG, the style sheet is inline, and there is no script: the file opens
-from disk in any browser, offline, and can be mailed or archived as it is.
+from disk in any browser, offline, and can be mailed or archived as it is. A semantic report leads with the
+per-class IoU table, an instance report with COCO's AP tables (then the class maps its instances paint),
+a panoptic report with the PQ tables (:mod:`pixelwise.report.tables`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import math
 from html import escape
 
 from pixelwise.metrics import PER_CLASS_KEYS, SegmentationScores
-from pixelwise.report.collect import FIGURES, ReportParts
+from pixelwise.report import tables
+from pixelwise.report.collect import ReportParts
+from pixelwise.report.tables import value_cell as _cell
+from pixelwise.report.tables import value_text as _number
 
 _COLUMN_TITLES = {"iou": "IoU", "dice": "Dice", "precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy"}
 _SUMMARY = (
@@ -32,6 +37,7 @@ main { max-width: 1200px; margin: 0 auto; padding: 24px; }
 h1 { font-size: 24px; margin: 0 0 6px; }
 h1 span { color: var(--accent); }
 h2 { font-size: 18px; margin: 0 0 12px; }
+h3 { font-size: 15px; margin: 16px 0 8px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 18px; margin: 18px 0; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0 0; color: var(--muted); }
 dl.facts dt { font-weight: 600; color: var(--ink); }
@@ -64,13 +70,13 @@ def render_report(parts: ReportParts, *, generated: str = "") -> str:
         parts: What to show.
         generated: A line for the footer (e.g. the date and pixelwise version).
     """
-    sections = []
-    if parts.scores is not None:
-        sections.append(_section("metrics", "Scores", _summary(parts.scores) + _table(parts.scores, parts.palette)))
-    captions = {key: caption for key, _, caption in FIGURES}
-    for key, _, _ in FIGURES:
+    sections = _score_sections(parts)
+    for key, caption in parts.captions.items():
         if key in parts.figures:
-            sections.append(_section(key, captions[key], _figure(parts.figures[key], captions[key])))
+            sections.append(_section(key, caption, _figure(parts.figures[key], caption)))
+    if parts.task == "instance" and parts.scores is not None:
+        sections.append(_section("painted", "Instances painted into class maps (score 0.5 or more)",
+                                 _summary(parts.scores) + _table(parts.scores, parts.palette)))  # fmt: skip
     if parts.config_text:
         sections.append(_section("config", "Configuration", f'<pre class="config">{escape(parts.config_text)}</pre>'))
     if parts.missing:
@@ -86,6 +92,26 @@ def render_report(parts: ReportParts, *, generated: str = "") -> str:
         f"<nav>{nav}</nav></header>\n" + "\n".join(html for _, _, html in sections) + "\n</main>\n"
         f"<footer>{escape(generated)}</footer>\n</body>\n</html>\n"
     )
+
+
+def _score_sections(parts: ReportParts) -> list[tuple[str, str, str]]:
+    """The report's first section: the scores of its task."""
+    if parts.instance is not None:
+        scores = parts.instance
+        names = list(parts.scores.class_names) if parts.scores is not None else ["background", *scores.class_names]
+        colours = {name: parts.palette[k] for k, name in enumerate(names) if parts.palette and k < len(parts.palette)}
+        body = (tables.instance_cards(scores) + "<h3>COCO summary</h3>" + tables.ap_table(scores)
+                + "<h3>Per class</h3>" + tables.per_class_ap_table(scores, colours=colours) + tables.notes_list(scores.notes))
+        return [_section("metrics", "Average precision (COCO)", body)]
+    if parts.panoptic is not None:
+        scores = parts.panoptic
+        body = (tables.panoptic_cards(scores) + "<h3>All, things, stuff</h3>" + tables.pq_table(scores)
+                + "<h3>Per class</h3>" + tables.per_class_pq_table(scores, palette=parts.palette)
+                + tables.notes_list(scores.notes))
+        return [_section("metrics", "Panoptic quality", body)]
+    if parts.scores is not None:
+        return [_section("metrics", "Scores", _summary(parts.scores) + _table(parts.scores, parts.palette))]
+    return []
 
 
 def _section(key: str, title: str, body: str) -> tuple[str, str, str]:
@@ -126,14 +152,6 @@ def _table(scores: SegmentationScores, palette) -> str:
 def _figure(png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(caption)}"></figure>'
-
-
-def _cell(value: float) -> str:
-    return '<td class="undefined">–</td>' if math.isnan(value) else f"<td>{value:.3f}</td>"
-
-
-def _number(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.3f}"
 
 
 def _nanmean(values) -> float:

@@ -5,7 +5,9 @@ Routes:
 - ``GET /``: the page (one self-contained HTML file: no CDN, no external fonts or scripts).
 - ``GET /api/model``: name, task, classes, palette and upload limits.
 - ``POST /api/predict``: a multipart upload with the field ``image`` -> the class map (palette PNG, base64,
-  or ``?encoding=rle``), each class's share of the image and the time each step took.
+  or ``?encoding=rle``), each class's share of the image and the time each step took; for an instance
+  model also its instances (class, score, box, COCO RLE mask, area), for a panoptic model its segments,
+  and for both the drawing the page shows (:mod:`pixelwise.apps.web.encode`).
 - ``GET /healthz``: ``{"status": "ok", ...}`` while the server runs, also while predictions are busy.
 
 Safe by default: the request body is capped (413), the pixel count is checked from the image header before
@@ -28,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from pixelwise.apps.web.client import IMAGE_FIELD
-from pixelwise.apps.web.encode import check_encoding, describe_model, encode_prediction
+from pixelwise.apps.web.encode import TASKS, check_encoding, describe_model, encode_prediction
 from pixelwise.apps.web.limits import ServeLimits
 from pixelwise.apps.web.uploads import UploadRejected, check_upload, decode_upload, first_line
 from pixelwise.errors import PixelwiseError
@@ -81,15 +83,16 @@ def create_app(predictor: Predictor, *, limits: ServeLimits | None = None, title
     """The web app around ``predictor`` (loaded once by the caller and shared by every request).
 
     Args:
-        predictor: Any semantic predictor (a model file's network, an ONNX session, a classical method).
+        predictor: Any semantic, instance or panoptic predictor (a model file's network, an ONNX session, a
+            classical method).
         limits: Upload size, pixel count and concurrency (default :class:`ServeLimits`).
         title: Shown on the page (default: the model's name).
 
     Raises:
-        PixelwiseError: The predictor's task is not one the page can show yet.
+        PixelwiseError: The predictor's task is not one the page can show.
     """
-    if predictor.task != "semantic":
-        raise PixelwiseError(f"pixelwise serve shows semantic models; this predictor's task is {predictor.task!r}")
+    if predictor.task not in TASKS:
+        raise PixelwiseError(f"pixelwise serve shows {', '.join(TASKS)} models; this predictor's task is {predictor.task!r}")
     limits = limits or ServeLimits()
     model = {**describe_model(predictor, title=title), "limits": asdict(limits)}
     page = (files("pixelwise.apps.web") / "static" / "index.html").read_text(encoding="utf-8")

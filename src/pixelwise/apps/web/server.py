@@ -35,6 +35,7 @@ def serve(
     limits: ServeLimits | None = None,
     device: str = "auto",
     precision: str = "auto",
+    score_threshold: float = 0.5,
     log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the page and API for a model file, a predictor, or the demo model, until interrupted.
@@ -48,6 +49,7 @@ def serve(
         port: TCP port (0: any free one; the URL printed says which).
         limits: Upload size, pixel count and concurrency (default :class:`ServeLimits`).
         device, precision: Where and how a model file runs.
+        score_threshold: Instance models: instances less confident than this are not shown.
         log: Where the one-line messages go (default: standard output, flushed at once).
     """
     log = log or _say
@@ -59,14 +61,14 @@ def serve(
 
         checkpoint = demo_model_file(out=demo_dir, log=log)
     if checkpoint is not None:
-        predictor = Predictor.from_file(checkpoint, device=device, precision=precision)
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, score_threshold=score_threshold)
         path = Path(checkpoint).resolve()
         title = f"{path.parent.name}/{path.name}" if path.name in ("best.pt", "last.pt") else path.name  # a run's folder names it
     app = create_app(predictor, limits=limits, title=title)
     sock = bind(host, port)
     if not _is_loopback(host):
         log(f"warning: serving on {host}, reachable from other machines; the app has no authentication")
-    log(f"pixelwise serve: {predictor.labels.num_classes} classes; open {url_of(sock)}/ (Ctrl+C stops)")
+    log(f"pixelwise serve: a {predictor.task} model of {predictor.labels.num_classes} classes; open {url_of(sock)}/ (Ctrl+C stops)")
     server = uvicorn.Server(_config(app))
     server.run(sockets=[sock])
 

@@ -84,22 +84,17 @@ def read_coco(path: Path) -> CocoIndex:
 def decode_segmentation(segmentation: Any, *, height: int, width: int) -> np.ndarray:
     """A checked segmentation (polygons, compressed or uncompressed RLE) as a 0/1 mask.
 
-    Polygons of under 3 points are left out (pycocotools would read a 2-point one as a box).
+    Goes through :func:`pixelwise.metrics.rle.segmentation_to_rle`, which checks sizes, runs and
+    polygon coordinates before pycocotools sees them (it trusts them: malformed runs decode to
+    uninitialised memory, huge coordinates crash it). Polygons of under 3 points are left out
+    (pycocotools would read a 2-point one as a box).
 
     Shape:
         ``(height, width)`` uint8.
     """
-    if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if len(p) >= 6]
-        if not polygons:
-            return np.zeros((height, width), dtype=np.uint8)
-        rle = coco_mask.merge(coco_mask.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation["counts"], list):
-        rle = coco_mask.frPyObjects(segmentation, height, width)  # uncompressed -> compressed
-    else:
-        counts = segmentation["counts"]
-        rle = {"size": segmentation["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
-    return coco_mask.decode(rle)
+    from pixelwise.metrics.rle import segmentation_to_rle
+
+    return coco_mask.decode(segmentation_to_rle(segmentation, height=height, width=width))
 
 
 def _load_json(path: Path) -> dict[str, Any]:
