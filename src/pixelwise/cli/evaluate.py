@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, device=args.device, precision=args.precision, input_scale=args.input_scale,
         flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap, window_batch=args.window_batch,
         blend=args.blend, html=args.html, as_instances=args.as_instances,
+        instance_checkpoint=args.instance_checkpoint,
     )
     if isinstance(scores, PanopticScores):
         from pixelwise.metrics.panoptic_report import format_panoptic_table
