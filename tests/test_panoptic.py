@@ -69,7 +69,7 @@ def test_the_semantic_branch_learns_a_fixed_map():
     first = None
     for _ in range(20):
         loss = model([image], [truth])["loss_semantic"]
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -37,7 +37,30 @@ class DatasetInfo:
         return len(self.class_names)
 
 
-class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
+class InfoLabels:
+    """``class_names``, ``num_classes``, ``ignore_index`` and ``palette`` read from the dataset's ``info``
+    (every dataset kind: semantic, instance, panoptic)."""
+
+    info: DatasetInfo
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.info.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    @property
+    def ignore_index(self) -> int | None:
+        return self.info.ignore_index
+
+    @property
+    def palette(self) -> tuple[tuple[int, int, int], ...]:
+        return self.info.palette
+
+
+class SegmentationDataset(InfoLabels, Dataset[tuple[Tensor, Tensor]]):
     """Base class: subclasses implement ``__len__`` and ``load(index)``.
 
     ``dataset[i]`` returns ``transform(image, mask)``; without a transform the image is a
@@ -90,22 +113,6 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
         if self.transform is not None:
             image, mask = self.transform(image, mask)
         return image, mask
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.info.class_names
-
-    @property
-    def num_classes(self) -> int:
-        return self.info.num_classes
-
-    @property
-    def ignore_index(self) -> int | None:
-        return self.info.ignore_index
-
-    @property
-    def palette(self) -> tuple[tuple[int, int, int], ...]:
-        return self.info.palette
 
 
 def as_long_mask(mask: Tensor) -> Tensor:

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from pixelwise.data.base import DatasetInfo
+from pixelwise.data.base import DatasetInfo, InfoLabels
 from pixelwise.data.labels import voc_palette
 
 Target = dict[str, Any]
@@ -34,7 +34,7 @@ PER_INSTANCE = ("boxes", "labels", "masks", "iscrowd", "area")
 """Target keys with one entry per instance: whatever drops an instance drops it from each."""
 
 
-class InstanceDataset(Dataset[tuple[Tensor, Target]]):
+class InstanceDataset(InfoLabels, Dataset[tuple[Tensor, Target]]):
     """Base class: subclasses set ``info``, ``name`` and ``category_ids`` and implement
     ``__len__``, ``load`` and ``image_info``.
 
@@ -87,23 +87,6 @@ class InstanceDataset(Dataset[tuple[Tensor, Target]]):
         if self.transform is not None:
             image, target = self.transform(image, target)
         return image, target
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.info.class_names
-
-    @property
-    def num_classes(self) -> int:
-        """Classes including background."""
-        return self.info.num_classes
-
-    @property
-    def ignore_index(self) -> int | None:
-        return self.info.ignore_index
-
-    @property
-    def palette(self) -> tuple[tuple[int, int, int], ...]:
-        return self.info.palette
 
 
 def instance_info(class_names: Sequence[str]) -> DatasetInfo:

@@ -19,16 +19,14 @@ cannot disagree; transforms move ``segments`` and rebuild the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.base import DatasetInfo
-from pixelwise.data.instances.base import make_target
+from pixelwise.data.instances.base import InstanceDataset, make_target
 from pixelwise.data.labels import voc_palette
 from pixelwise.errors import PixelwiseError
 
@@ -36,9 +34,10 @@ Target = dict[str, Any]
 PanopticTransform = Callable[[Tensor, Target], tuple[Tensor, Target]]
 
 
-class PanopticDataset(Dataset[tuple[Tensor, Target]]):
+class PanopticDataset(InstanceDataset):
     """Base class: subclasses set ``info``, ``things``, ``name`` and ``category_ids`` and implement
-    ``__len__``, ``load`` and ``image_info``.
+    ``__len__``, ``load`` and ``image_info``. Loading, transforms and labels work as for instance datasets
+    (whose targets a panoptic target extends).
 
     ``dataset[i]`` returns ``transform(image, target)``; without a transform the raw :meth:`load` pair.
 
@@ -55,51 +54,11 @@ class PanopticDataset(Dataset[tuple[Tensor, Target]]):
     name: str
     category_ids: list[int]
 
-    def __init__(self, *, transform: PanopticTransform | None = None) -> None:
-        self.transform = transform
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def load(self, index: int) -> tuple[Tensor, Target]:
-        """The untransformed ``(image uint8 (3, H, W), target)`` at ``index``."""
-        raise NotImplementedError
-
-    def image_info(self, index: int) -> dict[str, Any]:
-        """``{"id", "width", "height", "file_name"}`` of image ``index`` (a COCO ``images`` entry)."""
-        raise NotImplementedError
-
-    def image_path(self, index: int) -> Path | None:
-        """The file image ``index`` is read from (``None`` for synthetic data)."""
-        return None
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Target]:
-        image, target = self.load(index)
-        if self.transform is not None:
-            image, target = self.transform(image, target)
-        return image, target
-
     def categories(self) -> list[dict[str, Any]]:
         """The classes as COCO panoptic ``categories``: ``{"id", "name", "isthing", "color"}`` (``id`` from
         :attr:`category_ids`), what :func:`pixelwise.data.panoptic_format.write_panoptic_json` takes."""
         return [{"id": self.category_ids[k], "name": name, "isthing": int(k in self.things), "color": list(self.palette[k])}
                 for k, name in enumerate(self.class_names)]  # fmt: skip
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.info.class_names
-
-    @property
-    def num_classes(self) -> int:
-        return self.info.num_classes
-
-    @property
-    def ignore_index(self) -> int | None:
-        return self.info.ignore_index
-
-    @property
-    def palette(self) -> tuple[tuple[int, int, int], ...]:
-        return self.info.palette
 
 
 def panoptic_info(class_names: Sequence[str], *, palette: Sequence[tuple[int, int, int]] | None = None) -> DatasetInfo:
