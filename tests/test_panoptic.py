@@ -127,7 +127,8 @@ def test_evaluate_and_predict_write_the_coco_panoptic_format(panoptic_run, tmp_p
     assert [rescored[g] for g in ("all", "things", "stuff")] == [evaluated[g] for g in ("all", "things", "stuff")]
 
 
-PENNFUDAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "pennfudan"
+PENNFUDAN = next((p for p in (Path("/work/shared/data/pennfudan"), Path(__file__).resolve().parents[2] / "shared" / "data" / "pennfudan")
+                  if p.is_dir()), Path("missing"))
 
 
 @pytest.mark.skipif(not PENNFUDAN.is_dir(), reason="needs ../shared/data/pennfudan")
