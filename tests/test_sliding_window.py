@@ -255,3 +255,20 @@ def test_predict_paints_colour_and_overlay_in_strips_pixel_for_pixel():
     assert np.array_equal(in_strips(lambda rows: colorize(label[rows], palette=palette), 50, rows=7), colorize(label, palette=palette))
     strips = in_strips(lambda rows: overlay(image[:, rows], label[rows], palette=palette, alpha=0.4), 50, rows=16)
     assert np.array_equal(strips, overlay(image, label, palette=palette, alpha=0.4))
+
+
+def test_serve_takes_the_same_inference_options(monkeypatch, tiny_run):
+    """One spelling everywhere: `pixelwise serve --window ... --scales ... --flip` reaches Predictor.from_file."""
+    from pixelwise.inference import Predictor
+
+    seen = {}
+
+    def fake_from_file(path, **options):
+        seen.update(options)
+        raise SystemExit(0)  # stop before a socket is bound
+
+    monkeypatch.setattr(Predictor, "from_file", staticmethod(fake_from_file))
+    with pytest.raises(SystemExit):
+        main(["serve", "--checkpoint", str(tiny_run / "best.pt"), "--window", "64", "--overlap", "0.25",
+              "--scales", "0.75,1", "--flip", "--port", "0"])
+    assert (seen["window"], seen["overlap"], seen["scales"], seen["flip"]) == (64, 0.25, (0.75, 1.0), True)

@@ -62,8 +62,17 @@ def parse_scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of scales; write e.g. 0.75,1,1.25") from None
 
 
+STRATEGY_OPTIONS = ("window", "overlap", "window_batch", "blend", "scales", "flip")
+"""The keyword names of the options :func:`add_strategy_arguments` adds (those of ``Predictor.from_file``)."""
+
+
+def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed ``--window ... --flip`` values as ``Predictor.from_file`` keywords."""
+    return {name: getattr(args, name) for name in STRATEGY_OPTIONS}
+
+
 def add_strategy_arguments(parser: argparse.ArgumentParser) -> None:
-    """The inference options ``predict`` and ``evaluate`` share, spelled as in the Python API
+    """The inference options ``predict``, ``evaluate`` and ``serve`` share, spelled as in the Python API
     (:class:`~pixelwise.inference.Strategy`): ``--window``, ``--overlap``, ``--window-batch``, ``--blend``,
     ``--scales``, ``--flip``."""
     from pixelwise.inference.sliding import BLENDS

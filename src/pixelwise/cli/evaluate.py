@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pixelwise.classical.registry import list_methods
-from pixelwise.cli.common import add_strategy_arguments, parse_options
+from pixelwise.cli.common import add_strategy_arguments, parse_options, strategy_options
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.evaluate import INSTANCE_SPLITS, evaluate
 from pixelwise.metrics import format_table
@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, root=args.root, split=args.split, out=args.out,
         dataset_options=parse_options(args.dataset_option), num_panels=args.panels, batch_size=args.batch_size,
         workers=args.workers, device=args.device, precision=args.precision, input_scale=args.input_scale,
-        flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap, window_batch=args.window_batch,
-        blend=args.blend, html=args.html, as_instances=args.as_instances,
+        html=args.html, as_instances=args.as_instances, **strategy_options(args),
         instance_checkpoint=args.instance_checkpoint,
     )
     if isinstance(scores, PanopticScores):

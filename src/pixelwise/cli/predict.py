@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pixelwise.cli.common import add_strategy_arguments
+from pixelwise.cli.common import add_strategy_arguments, strategy_options
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.engine.predict import predict
 
@@ -41,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     report = predict(
         checkpoint=args.checkpoint, inputs=args.inputs, out=args.out, batch_size=args.batch_size,
         device=args.device, precision=args.precision, alpha=args.alpha, progress=not args.no_progress,
-        input_scale=args.input_scale, flip=args.flip, scales=args.scales, window=args.window, overlap=args.overlap,
-        window_batch=args.window_batch, blend=args.blend, score_threshold=args.score_threshold,
+        input_scale=args.input_scale, score_threshold=args.score_threshold, **strategy_options(args),
     )
     files = sum(len(paths) for paths in report.written.values())
     images = sum(1 for path in report.written if path != Path(args.out))  # an instance run adds results.json

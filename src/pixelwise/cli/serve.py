@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pixelwise.apps.web.limits import ServeLimits
+from pixelwise.cli.common import add_strategy_arguments, strategy_options
 from pixelwise.engine.config import PRECISIONS
 from pixelwise.errors import PixelwiseError
 
@@ -40,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="requests that may wait for a free slot; more get 503 (default: %(default)s)")
     parser.add_argument("--score-threshold", type=float, default=0.5, metavar="S",
                         help="instance models: show instances at least this confident (default: %(default)s)")
+    add_strategy_arguments(parser)  # --window, --overlap, --window-batch, --blend, --scales, --flip
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="how to compute: " + ", ".join(PRECISIONS) + " (default: %(default)s)")
@@ -60,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
         max_running=args.max_running, max_waiting=args.max_waiting,
     )  # fmt: skip
     serve(checkpoint=args.checkpoint, demo=args.demo, demo_dir=args.demo_dir, host=args.host, port=args.port,
-          limits=limits, device=args.device, precision=args.precision, score_threshold=args.score_threshold)
+          limits=limits, device=args.device, precision=args.precision, score_threshold=args.score_threshold,
+          strategy=strategy_options(args))
     return 0

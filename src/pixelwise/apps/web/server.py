@@ -8,8 +8,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,6 +37,7 @@ def serve(
     device: str = "auto",
     precision: str = "auto",
     score_threshold: float = 0.5,
+    strategy: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the page and API for a model file, a predictor, or the demo model, until interrupted.
@@ -50,6 +52,9 @@ def serve(
         limits: Upload size, pixel count and concurrency (default :class:`ServeLimits`).
         device, precision: Where and how a model file runs.
         score_threshold: Instance models: instances less confident than this are not shown.
+        strategy: How a model file is applied: ``Predictor.from_file``'s ``window``, ``overlap``,
+            ``window_batch``, ``blend``, ``scales``, ``flip`` (sliding windows and test-time augmentation;
+            semantic models).
         log: Where the one-line messages go (default: standard output, flushed at once).
     """
     log = log or _say
@@ -61,7 +66,8 @@ def serve(
 
         checkpoint = demo_model_file(out=demo_dir, log=log)
     if checkpoint is not None:
-        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, score_threshold=score_threshold)
+        predictor = Predictor.from_file(checkpoint, device=device, precision=precision, score_threshold=score_threshold,
+                                        **dict(strategy or {}))
         path = Path(checkpoint).resolve()
         title = f"{path.parent.name}/{path.name}" if path.name in ("best.pt", "last.pt") else path.name  # a run's folder names it
     app = create_app(predictor, limits=limits, title=title)
