@@ -23,7 +23,7 @@ from torch import Tensor
 
 from pixelwise.checks import check_int
 from pixelwise.classical.watershed import _split_by_distance
-from pixelwise.errors import PixelwiseError
+from pixelwise.inference.components import split_into_instances
 from pixelwise.inference.prediction import InstancePrediction
 from pixelwise.inference.predictor import Predictor, SemanticPredictor
 
@@ -55,43 +55,12 @@ def watershed_instances(
         ``x1, y1, x2, y2`` (``x2, y2`` one past the last pixel, COCO's boxes of masks), ``labels`` ``(N,)``
         int64, ``scores`` ``(N,)`` float32, ``masks`` ``(N, H, W)`` bool; the masks never overlap.
     """
-    from scipy import ndimage
-
     check_int("min_distance", min_distance, minimum=1)
     check_int("min_area", min_area, minimum=1)
-    labels = label_map.detach().cpu().numpy() if isinstance(label_map, Tensor) else np.asarray(label_map)
-    if labels.ndim != 2:
-        raise PixelwiseError(f"label map of shape {labels.shape}; expected one (H, W) map of class indices")
-    probs = None
-    if probabilities is not None:
-        probs = torch.as_tensor(probabilities).detach().cpu().float().numpy()
-        if probs.ndim != 3 or probs.shape[1:] != labels.shape or probs.shape[0] <= max(thing_classes, default=0):
-            raise PixelwiseError(f"probabilities of shape {probs.shape} do not fit the label map {labels.shape} and "
-                                 f"classes {thing_classes}; give (K, H, W) with a channel per class")
-    height, width = labels.shape
-    boxes, classes, scores, masks = [], [], [], []
-    for cls in thing_classes:
-        objects = _split_by_distance(labels == cls, min_distance=min_distance)  # (H, W) ids 0 (other), 1..n
-        count = int(objects.max())
-        if count == 0:
-            continue
-        areas = np.bincount(objects.ravel(), minlength=count + 1)
-        sums = np.bincount(objects.ravel(), weights=None if probs is None else probs[cls].ravel(), minlength=count + 1)
-        for index, window in enumerate(ndimage.find_objects(objects), start=1):
-            if window is None or areas[index] < min_area:
-                continue
-            rows, cols = window
-            boxes.append([cols.start, rows.start, cols.stop, rows.stop])
-            classes.append(cls)
-            scores.append(sums[index] / areas[index])
-            masks.append(objects == index)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")  # (N,)
-    return {
-        "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)[order],
-        "labels": torch.tensor(classes, dtype=torch.int64)[order],
-        "scores": torch.tensor(scores, dtype=torch.float32)[order],
-        "masks": torch.from_numpy(np.stack(masks)[order]) if masks else torch.zeros(0, height, width, dtype=torch.bool),
-    }
+    found = split_into_instances(label_map, thing_classes=thing_classes, probabilities=probabilities, min_area=min_area,
+                                 split=lambda mask: _split_by_distance(mask, min_distance=min_distance))
+    order = torch.from_numpy(np.argsort(-found["scores"].numpy().astype(np.float64), kind="stable"))  # (N,)
+    return {key: value[order] for key, value in found.items()}
 
 
 class WatershedInstancePredictor(Predictor):

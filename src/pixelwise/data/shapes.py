@@ -15,6 +15,7 @@ import zlib
 import torch
 from torch import Tensor
 
+from pixelwise.checks import check_int
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.data.base import DatasetInfo, PairTransform, SegmentationDataset
 from pixelwise.data.registry import register_dataset
@@ -26,6 +27,18 @@ SHAPES_INFO = DatasetInfo(
     ignore_index=IGNORE_INDEX,
 )
 SPLIT_LENGTHS = {"train": 512, "val": 128, "test": 128}
+
+
+def checked_length(*, split: str, length: int | None, size: int, max_objects: int, seed: int, min_size: int = 8) -> int:
+    """The number of images of a ``shapes`` split (semantic, instance and panoptic readings alike), after
+    refusing a bad split, length, size, object count or seed in one line."""
+    if split not in SPLIT_LENGTHS:
+        raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(SPLIT_LENGTHS)}")
+    check_int("length", length, minimum=1, optional=True)
+    check_int("size", size, minimum=min_size)
+    check_int("max_objects", max_objects, minimum=1)
+    check_int("seed", seed)
+    return SPLIT_LENGTHS[split] if length is None else length
 
 
 class ShapesDataset(SegmentationDataset):
@@ -55,10 +68,8 @@ class ShapesDataset(SegmentationDataset):
         cache: bool = False,
     ) -> None:
         super().__init__(transform=transform, cache=cache)
-        if split not in SPLIT_LENGTHS:
-            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(SPLIT_LENGTHS)}")
+        self.length = checked_length(split=split, length=length, size=size, max_objects=max_objects, seed=seed)
         self.split = split
-        self.length = SPLIT_LENGTHS[split] if length is None else length
         self.size = size
         self.max_objects = max_objects
         self.seed = seed

@@ -164,12 +164,12 @@ def predict(
             return
         predictions = predict_labels(predictor, torch.stack([image for _, image in batch]))
         for (path, image), prediction in zip(batch, predictions, strict=True):
-            label = prediction.label_map
             stem = out / names[path]
             stem.parent.mkdir(parents=True, exist_ok=True)
-            if writer is not None:
+            if writer is not None:  # instance and panoptic models write their own files
                 report.written[path] = writer.write(prediction, image, stem=stem, source=path)
                 continue
+            label = prediction.label_map
             report.written[path] = [
                 save_label_png(label, stem.with_name(stem.name + ".png"), palette=palette),
                 save_png(in_strips(lambda rows, label=label: colorize(label[rows], palette=palette), label.shape[0]),

@@ -14,6 +14,8 @@ an optional dependency of pixelwise).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -59,6 +61,25 @@ def semantic_to_instances(
     check_int("min_area", min_area, minimum=1)
     if connectivity not in (4, 8):
         raise PixelwiseError(f"connectivity {connectivity!r} is not 4 or 8")
+    structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
+    return split_into_instances(label_map, thing_classes=thing_classes, probabilities=probabilities, min_area=min_area,
+                                split=lambda mask: ndimage.label(mask, structure=structure)[0])
+
+
+def split_into_instances(
+    label_map: Tensor | np.ndarray,
+    *,
+    thing_classes: list[int],
+    probabilities: Tensor | np.ndarray | None,
+    min_area: int,
+    split: Callable[[np.ndarray], np.ndarray],
+) -> dict[str, Tensor]:
+    """Instances from a class map: each thing class's pixels cut into objects by ``split`` (a bool ``(H, W)``
+    mask -> int ``(H, W)`` object ids, 0 outside), each object boxed by its extent and scored by the mean
+    probability of its class (1.0 without ``probabilities``). The one place connected components and the
+    classical watershed split share; see :func:`semantic_to_instances` for the arguments and the result."""
+    from scipy import ndimage
+
     labels = _numpy(label_map)
     if labels.ndim != 2:
         raise PixelwiseError(f"label map of shape {labels.shape}; expected one (H, W) map of class indices")
@@ -70,11 +91,11 @@ def semantic_to_instances(
                 f"probabilities of shape {probs.shape} do not fit the label map {labels.shape} and classes "
                 f"{thing_classes}; give (K, H, W) with a channel per class"
             )
-    structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
     height, width = labels.shape
     boxes, classes, scores, masks = [], [], [], []
     for cls in thing_classes:
-        regions, count = ndimage.label(labels == cls, structure=structure)  # (H, W) region ids 1..count
+        regions = split(labels == cls)  # (H, W) object ids 1..count, 0 elsewhere
+        count = int(regions.max(initial=0))
         if count == 0:
             continue
         areas = np.bincount(regions.ravel(), minlength=count + 1)

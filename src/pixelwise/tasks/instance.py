@@ -74,8 +74,10 @@ class InstanceTask(Task):
         self.score_threshold = score_threshold
 
     def collate(self, samples: list[Any]) -> Batch:
-        images, targets = zip(*samples, strict=True)
-        return list(images), list(targets)
+        """Lists of images and targets, nothing stacked (:func:`~pixelwise.data.instances.collate_instances`)."""
+        from pixelwise.data.instances.collate import collate_instances
+
+        return collate_instances(samples)
 
     def to_device(self, batch: Batch, device: torch.device, *, channels_last: bool) -> Batch:
         images, targets = batch

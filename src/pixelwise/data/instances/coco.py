@@ -46,7 +46,41 @@ BadAnnotations = Literal["error", "skip"]
 _LAYOUT = "annotations/instances_{split}2017.json and {split}2017/"
 
 
-class CocoDataset(InstanceDataset):
+class ListedImages:
+    """Images listed in a COCO JSON (``images`` entries, ``image_dir``, ``name``): length, entries, paths kept
+    inside the folder, and reading with the listed size checked. Shared by the instance and panoptic readings."""
+
+    images: list[dict[str, Any]]
+    image_dir: Path
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image_info(self, index: int) -> dict[str, Any]:
+        entry = self.images[index]
+        return {key: entry[key] for key in ("id", "width", "height", "file_name")}
+
+    def image_path(self, index: int) -> Path:
+        entry = self.images[index]
+        return resolve_listed(self.image_dir, entry["file_name"], where=f"{self.name} image {entry['id']}")
+
+    def read_listed_image(self, index: int) -> Tensor:
+        """Image ``index`` as ``uint8 (3, H, W)``, refused in one line when its size is not the listed one."""
+        entry = self.images[index]
+        path = self.image_path(index)
+        image = read_image(path)
+        height, width = int(entry["height"]), int(entry["width"])
+        if tuple(image.shape[-2:]) != (height, width):
+            hint = " (rotated by its EXIF orientation tag? strip the tag)" if tuple(image.shape[-2:]) == (width, height) else ""
+            raise PixelwiseError(
+                f"image {path} is {image.shape[-1]}x{image.shape[-2]} but {self.name} says {width}x{height}{hint}; "
+                "fix the entry's width/height or restore the original image"
+            )
+        return image
+
+
+class CocoDataset(ListedImages, InstanceDataset):
     """The images of one split of a COCO file with their annotations.
 
     Args:
@@ -70,28 +104,10 @@ class CocoDataset(InstanceDataset):
         self._labels = {category_id: label for label, category_id in enumerate(self.category_ids)}
         self.info = instance_info([c["name"] for c in index.categories])
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def image_info(self, index: int) -> dict[str, Any]:
-        entry = self.images[index]
-        return {key: entry[key] for key in ("id", "width", "height", "file_name")}
-
-    def image_path(self, index: int) -> Path:
-        entry = self.images[index]
-        return resolve_listed(self.image_dir, entry["file_name"], where=f"{self.name} image {entry['id']}")
-
     def load(self, index: int) -> tuple[Tensor, Target]:
         entry = self.images[index]
-        path = self.image_path(index)
-        image = read_image(path)
+        image = self.read_listed_image(index)
         height, width = entry["height"], entry["width"]
-        if tuple(image.shape[-2:]) != (height, width):
-            hint = " (rotated by its EXIF orientation tag? strip the tag)" if tuple(image.shape[-2:]) == (width, height) else ""
-            raise PixelwiseError(
-                f"image {path} is {image.shape[-1]}x{image.shape[-2]} but {self.name} says {width}x{height}{hint}; "
-                "fix the entry's width/height or restore the original image"
-            )
         annotations = self.index.annotations.get(entry["id"], [])
         masks = [self._decode(a, entry) for a in annotations]
         target = make_target(

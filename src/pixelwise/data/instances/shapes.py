@@ -13,7 +13,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pixelwise.checks import check_int
 from pixelwise.data.instances.base import (
     InstanceDataset,
     InstanceTransform,
@@ -22,8 +21,7 @@ from pixelwise.data.instances.base import (
     make_target,
 )
 from pixelwise.data.instances.registry import register_instance_dataset
-from pixelwise.data.shapes import SHAPES_INFO, SPLIT_LENGTHS, draw_shapes, shapes_generator
-from pixelwise.errors import PixelwiseError
+from pixelwise.data.shapes import SHAPES_INFO, checked_length, draw_shapes, shapes_generator
 
 
 class InstanceShapes(InstanceDataset):
@@ -49,14 +47,8 @@ class InstanceShapes(InstanceDataset):
         transform: InstanceTransform | None = None,
     ) -> None:
         super().__init__(transform=transform)
-        if split not in SPLIT_LENGTHS:
-            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(SPLIT_LENGTHS)}")
-        check_int("length", length, minimum=1, optional=True)
-        check_int("size", size, minimum=8)
-        check_int("max_objects", max_objects, minimum=1)
-        check_int("seed", seed)
+        self.length = checked_length(split=split, length=length, size=size, max_objects=max_objects, seed=seed)
         self.split = split
-        self.length = SPLIT_LENGTHS[split] if length is None else length
         self.size = size
         self.max_objects = max_objects
         self.seed = seed

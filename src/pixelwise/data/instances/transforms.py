@@ -139,6 +139,22 @@ def instance_train_transform(
     Returns:
         ``(image uint8 (3, H, W), target) -> (Image float32 (3, h, w), target)``.
     """
+    steps = train_steps(scale_range=scale_range, hflip=hflip, color_jitter=color_jitter, crop_size=crop_size,
+                        short_side=short_side)
+    steps.append(v2.SanitizeBoundingBoxes(labels_getter=per_instance_labels))
+    return InstancePipeline(v2.Compose(steps), drop_empty=True, recount_area=True)
+
+
+def train_steps(
+    *,
+    scale_range: tuple[float, float],
+    hflip: bool,
+    color_jitter: float,
+    crop_size: int | tuple[int, int] | None,
+    short_side: int | None = None,
+) -> list[Any]:
+    """The v2 steps of a training augmentation (instance and panoptic alike): optional rescale, flip, colour
+    jitter, crop (padded with 0), then conversion of the image to float in [0, 1]."""
     steps: list[Any] = []
     if tuple(scale_range) != (1.0, 1.0) or short_side is not None:
         steps.append(RandomScale(scale_range=scale_range, short_side=short_side))
@@ -149,9 +165,16 @@ def instance_train_transform(
     if crop_size is not None:
         size = [crop_size, crop_size] if isinstance(crop_size, int) else list(crop_size)
         steps.append(v2.RandomCrop(size, pad_if_needed=True, fill=0))
-    steps.append(_to_float())
-    steps.append(v2.SanitizeBoundingBoxes(labels_getter=per_instance_labels))
-    return InstancePipeline(v2.Compose(steps), drop_empty=True, recount_area=True)
+    steps.append(to_float())
+    return steps
+
+
+def eval_steps(*, short_side: int | None, scale: float) -> list[Any]:
+    """The v2 steps of an evaluation transform: an optional deterministic resize, then conversion to float."""
+    resize = short_side is not None or scale != 1.0
+    steps: list[Any] = [RandomScale(scale_range=(scale, scale), short_side=short_side)] if resize else []
+    steps.append(to_float())
+    return steps
 
 
 def instance_eval_transform(*, short_side: int | None = None, scale: float = 1.0) -> InstancePipeline:
@@ -168,10 +191,10 @@ def instance_eval_transform(*, short_side: int | None = None, scale: float = 1.0
         ``(image uint8 (3, H, W), target) -> (Image float32 (3, h, w), target)``.
     """
     resize = short_side is not None or scale != 1.0
-    steps: list[Any] = [RandomScale(scale_range=(scale, scale), short_side=short_side)] if resize else []
-    steps.append(_to_float())
-    return InstancePipeline(v2.Compose(steps), drop_empty=False, recount_area=resize)
+    return InstancePipeline(v2.Compose(eval_steps(short_side=short_side, scale=scale)), drop_empty=False,
+                            recount_area=resize)
 
 
-def _to_float() -> v2.Transform:
+def to_float() -> v2.Transform:
+    """The image to float32 in [0, 1]; masks, boxes and ids untouched."""
     return v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True)

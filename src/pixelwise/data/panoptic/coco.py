@@ -24,9 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pixelwise.data.decode import read_image
 from pixelwise.data.files import require_root
-from pixelwise.data.instances.coco import _under
+from pixelwise.data.instances.coco import ListedImages, _under
 from pixelwise.data.panoptic.base import (
     PanopticDataset,
     PanopticTransform,
@@ -36,14 +35,14 @@ from pixelwise.data.panoptic.base import (
 )
 from pixelwise.data.panoptic.registry import register_panoptic_dataset
 from pixelwise.data.panoptic_format import load_panoptic_pair, read_panoptic_json
-from pixelwise.data.splits import holdout, resolve_listed
+from pixelwise.data.splits import holdout
 from pixelwise.errors import PixelwiseError
 
 POOL = "all"
 _LAYOUT = "annotations/panoptic_{split}2017.json, annotations/panoptic_{split}2017/ (PNGs) and {split}2017/ (images)"
 
 
-class CocoPanoptic(PanopticDataset):
+class CocoPanoptic(ListedImages, PanopticDataset):
     """The images of one split of a COCO panoptic file with their segments.
 
     Args:
@@ -79,27 +78,10 @@ class CocoPanoptic(PanopticDataset):
         self._class = {c["id"]: k for k, c in enumerate(categories)}
         self._annotations = {a["image_id"]: a for a in data["annotations"]}
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def image_info(self, index: int) -> dict[str, Any]:
-        entry = self.images[index]
-        return {key: entry[key] for key in ("id", "width", "height", "file_name")}
-
-    def image_path(self, index: int) -> Path:
-        entry = self.images[index]
-        return resolve_listed(self.image_dir, entry["file_name"], where=f"{self.name} image {entry['id']}")
-
     def load(self, index: int) -> tuple[Tensor, Target]:
         entry = self.images[index]
-        path = self.image_path(index)
-        image = read_image(path)
+        image = self.read_listed_image(index)
         height, width = int(entry["height"]), int(entry["width"])
-        if tuple(image.shape[-2:]) != (height, width):
-            raise PixelwiseError(
-                f"image {path} is {image.shape[-1]}x{image.shape[-2]} but {self.name} says {width}x{height}; "
-                "fix the entry's width/height or restore the original image"
-            )
         ids, segments = load_panoptic_pair(annotation=self._annotations[entry["id"]], png_dir=self.png_dir,
                                            categories=self._categories, size=(height, width))  # fmt: skip
         info = [{"id": s["id"], "category_id": self._class[s["category_id"]],

@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pixelwise.checks import check_int
 from pixelwise.data.instances.shapes import visible_instances
 from pixelwise.data.panoptic.base import (
     PanopticDataset,
@@ -31,8 +30,7 @@ from pixelwise.data.panoptic.base import (
     panoptic_target,
 )
 from pixelwise.data.panoptic.registry import register_panoptic_dataset
-from pixelwise.data.shapes import SPLIT_LENGTHS, place_shapes, shapes_generator
-from pixelwise.errors import PixelwiseError
+from pixelwise.data.shapes import checked_length, place_shapes, shapes_generator
 
 STUFF = ("sky", "ground", "water")
 THINGS = ("circle", "square", "triangle")
@@ -63,14 +61,9 @@ class PanopticShapes(PanopticDataset):
         transform: PanopticTransform | None = None,
     ) -> None:
         super().__init__(transform=transform)
-        if split not in SPLIT_LENGTHS:
-            raise PixelwiseError(f"shapes has no split {split!r}; choose one of {', '.join(SPLIT_LENGTHS)}")
-        check_int("length", length, minimum=1, optional=True)
-        check_int("size", size, minimum=16)
-        check_int("max_objects", max_objects, minimum=1)
-        check_int("seed", seed)
+        self.length = checked_length(split=split, length=length, size=size, max_objects=max_objects, seed=seed,
+                                     min_size=16)
         self.split, self.size, self.max_objects, self.seed = split, size, max_objects, seed
-        self.length = SPLIT_LENGTHS[split] if length is None else length
         self.name = f"panoptic shapes ({split}, seed {seed})"
         self.info = panoptic_info(STUFF + THINGS, palette=PALETTE)
         self.things = tuple(range(len(STUFF), len(STUFF) + len(THINGS)))

@@ -13,14 +13,11 @@ Mask R-CNN (and Panoptic FPN) normalise the image themselves.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from pixelwise.data.instances.transforms import RandomScale
+from pixelwise.data.instances.transforms import eval_steps, train_steps
 from pixelwise.data.panoptic.base import Target, panoptic_target
 
 
@@ -66,17 +63,7 @@ def panoptic_train_transform(
     Returns:
         ``(image uint8 (3, H, W), target) -> (Image float32 (3, h, w), target)``.
     """
-    steps: list[Any] = []
-    if tuple(scale_range) != (1.0, 1.0):
-        steps.append(RandomScale(scale_range=scale_range))
-    if hflip:
-        steps.append(v2.RandomHorizontalFlip(p=0.5))
-    if color_jitter > 0:
-        steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
-    if crop_size is not None:
-        size = [crop_size, crop_size] if isinstance(crop_size, int) else list(crop_size)
-        steps.append(v2.RandomCrop(size, pad_if_needed=True, fill=0))
-    steps.append(_to_float())
+    steps = train_steps(scale_range=scale_range, hflip=hflip, color_jitter=color_jitter, crop_size=crop_size)
     return PanopticPipeline(v2.Compose(steps))
 
 
@@ -90,11 +77,5 @@ def panoptic_eval_transform(*, short_side: int | None = None, scale: float = 1.0
     Returns:
         ``(image uint8 (3, H, W), target) -> (Image float32 (3, h, w), target)``.
     """
-    resize = short_side is not None or scale != 1.0
-    steps: list[Any] = [RandomScale(scale_range=(scale, scale), short_side=short_side)] if resize else []
-    steps.append(_to_float())
-    return PanopticPipeline(v2.Compose(steps))
+    return PanopticPipeline(v2.Compose(eval_steps(short_side=short_side, scale=scale)))
 
-
-def _to_float() -> v2.Transform:
-    return v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True)
