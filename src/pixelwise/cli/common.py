@@ -62,7 +62,7 @@ def parse_scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of scales; write e.g. 0.75,1,1.25") from None
 
 
-STRATEGY_OPTIONS = ("window", "overlap", "window_batch", "blend", "scales", "flip")
+STRATEGY_OPTIONS = ("window", "overlap", "window_batch", "blend", "scales", "flip", "backend", "calibration")
 """The keyword names of the options :func:`add_strategy_arguments` adds (those of ``Predictor.from_file``)."""
 
 
@@ -73,8 +73,9 @@ def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_strategy_arguments(parser: argparse.ArgumentParser) -> None:
     """The inference options ``predict``, ``evaluate`` and ``serve`` share, spelled as in the Python API
-    (:class:`~pixelwise.inference.Strategy`): ``--window``, ``--overlap``, ``--window-batch``, ``--blend``,
-    ``--scales``, ``--flip``."""
+    (:class:`~pixelwise.inference.Strategy` and the backends): ``--window``, ``--overlap``, ``--window-batch``,
+    ``--blend``, ``--scales``, ``--flip``, ``--backend``, ``--calibration``."""
+    from pixelwise.inference.backends.registry import list_backends
     from pixelwise.inference.sliding import BLENDS
     from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH
 
@@ -90,6 +91,14 @@ def add_strategy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", type=parse_scales, default=(1.0,), metavar="S,S,...",
                         help="multi-scale test-time augmentation: softmax probabilities averaged over these multiples "
                              "of the input scale, e.g. 0.75,1,1.25 (default: 1)")
+    parser.add_argument("--backend", default="auto", choices=list_backends(),
+                        help="runtime of a semantic network: torch (eager), compile (torch.compile, frozen weights), "
+                             "onnxruntime, openvino, openvino-int8 (post-training int8; docs/inference.md has the "
+                             "measured speed and accuracy of each); auto: torch for .pt, onnxruntime for .onnx "
+                             "(default: %(default)s)")
+    parser.add_argument("--calibration", default=None, metavar="FOLDER",
+                        help="openvino-int8: images to measure activation ranges on (default: images of the "
+                             "training split the model file records)")
     parser.add_argument("--flip", action="store_true",
                         help="horizontal-flip test-time augmentation: average the logits of each image and its mirror "
                              "(at every scale)")

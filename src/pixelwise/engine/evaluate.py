@@ -48,6 +48,8 @@ def evaluate(
     overlap: float = OVERLAP,
     window_batch: int = WINDOW_BATCH,
     blend: str = "gaussian",
+    backend: str = "auto",
+    calibration: str | Path | None = None,
     html: bool = False,
     as_instances: bool | str = False,
     instance_checkpoint: str | Path | None = None,
@@ -77,6 +79,7 @@ def evaluate(
         scales: Multi-scale test-time augmentation: softmax probabilities averaged over these multiples of
             the input scale (with ``flip`` at each), e.g. ``(0.75, 1.0, 1.25)``.
         window, overlap, window_batch, blend: Sliding-window inference (see :meth:`pixelwise.Predictor.from_file`).
+        backend, calibration: The runtime of a semantic network (see :meth:`pixelwise.Predictor.from_file`).
         html: Also write ``out/report.html``: one self-contained page with the scores, charts, panels, and the
             training run's curves and configuration (needs ``out``).
         instance_checkpoint: An instance model file (Mask R-CNN) to fuse with the semantic ``checkpoint`` into
@@ -113,7 +116,8 @@ def evaluate(
         # score_threshold 0: AP ranks every detection the model returns
         predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip,
                                         scales=scales, window=window, overlap=overlap, window_batch=window_batch,
-                                        blend=blend, score_threshold=0.0)
+                                        blend=blend, score_threshold=0.0, backend=backend,
+                                        calibration=calibration)
     if instance_checkpoint is not None:
         predictor = fused_panoptic(predictor, Predictor.from_file(instance_checkpoint, device=device, precision=precision,
                                                                   score_threshold=0.0), where=where)

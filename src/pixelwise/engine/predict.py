@@ -107,6 +107,8 @@ def predict(
     overlap: float = OVERLAP,
     window_batch: int = WINDOW_BATCH,
     blend: str = "gaussian",
+    backend: str = "auto",
+    calibration: str | Path | None = None,
     score_threshold: float = 0.5,
 ) -> PredictReport:
     """Segment every input image and write, per image ``NAME``: ``NAME.png`` (index labels with an
@@ -118,9 +120,9 @@ def predict(
         inputs: Image files, folders of images, glob patterns.
         out: Output folder.
         batch_size: Images of the same size predicted together.
-        device, precision, input_scale, flip, scales, window, overlap, window_batch, blend: How a model file runs:
-            test-time augmentation and sliding windows (memory bounded by the window, for large images); see
-            :meth:`pixelwise.Predictor.from_file`.
+        device, precision, input_scale, flip, scales, window, overlap, window_batch, blend, backend, calibration:
+            How a model file runs: test-time augmentation, sliding windows (memory bounded by the window, for
+            large images) and the runtime; see :meth:`pixelwise.Predictor.from_file`.
         alpha: Opacity of the colour mask in the overlay.
         progress: Show a progress bar.
         score_threshold: Instance models: instances less confident than this are not written.
@@ -140,7 +142,8 @@ def predict(
     if predictor is None:
         predictor = Predictor.from_file(checkpoint, device=device, precision=precision, input_scale=input_scale, flip=flip,
                                         scales=scales, window=window, overlap=overlap, window_batch=window_batch,
-                                        blend=blend, score_threshold=score_threshold)
+                                        blend=blend, score_threshold=score_threshold, backend=backend,
+                                        calibration=calibration)
     palette = list(predictor.labels.palette) or default_palette(predictor.labels.num_classes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import torch
 from pixelwise.errors import PixelwiseError
 from pixelwise.export.onnx import export_onnx
 from pixelwise.inference import Predictor
+from pixelwise.inference.calibration import recorded_dataset
 from pixelwise.inference.preprocess import read_input
 from pixelwise.modelfile import load_model
 
@@ -68,18 +69,7 @@ def export_model(
 
 
 def _check_image(predictor, image) -> tuple[torch.Tensor, str]:
-    channels = predictor.in_channels
     if image is not None:
-        return read_input(image, channels=channels), str(image)
-    dataset = predictor.spec.dataset
-    if not dataset.get("name"):
-        raise PixelwiseError("the model file records no dataset to check the export on; pass --image IMAGE")
-    from pixelwise.data import create_dataset
-
-    split = dataset.get("val_split") or dataset.get("train_split") or "val"
-    options = {k: v for k, v in (dataset.get("options") or {}).items() if k != "cache"}
-    try:
-        data = create_dataset(dataset["name"], root=dataset.get("root"), split=split, **options)
-    except PixelwiseError as error:
-        raise PixelwiseError(f"cannot open the model's dataset to check the export ({error}); pass --image IMAGE") from None
-    return data[0][0], f"{dataset['name']} {split} #0"
+        return read_input(image, channels=predictor.in_channels), str(image)
+    data, where = recorded_dataset(predictor.spec, split_keys=("val_split", "train_split"), fix="pass --image IMAGE")
+    return data[0][0], f"{where} #0"

@@ -1,6 +1,8 @@
 """One front door for inference: a :class:`Predictor` owns pre- and post-processing; strategies
-(whole image, resize, flip TTA) and backends (PyTorch, ONNX Runtime) are its options."""
+(whole image, resize, sliding windows, TTA) and backends (eager PyTorch, torch.compile, ONNX Runtime,
+OpenVINO fp32/int8) are its options."""
 
+from pixelwise.inference.backends.registry import list_backends
 from pixelwise.inference.load import load_predictor
 from pixelwise.inference.network import NetworkPredictor
 from pixelwise.inference.prediction import (
@@ -22,5 +24,6 @@ __all__ = [
     "SemanticPredictor",
     "Strategy",
     "forward_at_scale",
+    "list_backends",
     "load_predictor",
 ]

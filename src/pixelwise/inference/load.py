@@ -6,6 +6,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.inference.backends.registry import AUTO, BackendRequest, create_backend, list_backends
+from pixelwise.inference.calibration import calibration_images, network_inputs
 from pixelwise.inference.network import NetworkPredictor
 from pixelwise.inference.predictor import Predictor
 from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH, Strategy
@@ -45,30 +50,45 @@ def load_predictor(
     window_batch: int = WINDOW_BATCH,
     blend: str = "gaussian",
     score_threshold: float = 0.5,
+    backend: str = AUTO,
+    calibration: str | os.PathLike[str] | None = None,
 ) -> Predictor:
     """See :meth:`pixelwise.Predictor.from_file`."""
     path = Path(path)
+    if backend not in list_backends():
+        raise PixelwiseError(f"unknown backend {backend!r}; valid names: {', '.join(list_backends())}")
 
     def strategy(spec: ModelSpec) -> Strategy:
         return strategy_for(spec, input_scale=input_scale, flip=flip, scales=scales, window=window, overlap=overlap,
                             window_batch=window_batch, blend=blend)  # fmt: skip
 
+    def network_predictor(spec: ModelSpec, *, network, device, amp_dtype, onnx: Path | None = None) -> Predictor:
+        def calibration_inputs():
+            images = calibration_images(spec=spec, source=calibration)
+            return network_inputs(spec=spec, strategy=strategy(spec), images=images)
+
+        request = BackendRequest(network=network, in_channels=spec.preprocess.in_channels, device=device,
+                                 amp_dtype=amp_dtype, calibration=calibration_inputs, onnx=onnx)  # fmt: skip
+        name = backend if backend != AUTO else ("onnxruntime" if onnx is not None else "torch")
+        return NetworkPredictor(backend=create_backend(name, request), spec=spec, strategy=strategy(spec))
+
     if path.suffix == ".onnx":
         from pixelwise.inference.backends.onnxruntime import OnnxBackend
 
-        backend = OnnxBackend(path)
-        spec = backend.spec()
-        return NetworkPredictor(backend=backend, spec=spec, strategy=strategy(spec))
+        spec = OnnxBackend(path).spec()  # the file's metadata
+        return network_predictor(spec, network=None, device=torch.device("cpu"), amp_dtype=None, onnx=path)
 
-    from pixelwise.inference.backends.torch import TorchBackend, prepare_for_inference
+    from pixelwise.classical.registry import is_classical
     from pixelwise.modelfile.load import model_from_file, read_any
     from pixelwise.utils.hardware import autocast_dtype, resolve_device
 
     run_device = resolve_device(device)
     contents = read_any(path, map_location=run_device)
     spec = contents.spec
-    from pixelwise.classical.registry import is_classical
-
+    if spec.task != "semantic" or is_classical(spec.model):
+        if backend not in (AUTO, "torch"):
+            raise PixelwiseError(f"{path}: backend {backend!r} runs semantic networks; a {spec.task} "
+                                 f"{spec.model} model runs in PyTorch (--backend torch)")
     if is_classical(spec.model):  # a method without a network: no device, precision or input scale
         from pixelwise.classical.predictor import ClassicalPredictor
 
@@ -83,6 +103,5 @@ def load_predictor(
 
         return InstancePredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
                                  amp_dtype=autocast_dtype(run_device, precision), score_threshold=score_threshold)
-    model = prepare_for_inference(model_from_file(contents).to(run_device), in_channels=spec.preprocess.in_channels)
-    backend = TorchBackend(model, device=run_device, amp_dtype=autocast_dtype(run_device, precision))
-    return NetworkPredictor(backend=backend, spec=spec, strategy=strategy(spec))
+    return network_predictor(spec, network=model_from_file(contents).to(run_device).eval(), device=run_device,
+                             amp_dtype=autocast_dtype(run_device, precision))

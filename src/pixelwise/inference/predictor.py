@@ -57,6 +57,8 @@ class Predictor(ABC):
         window_batch: int = WINDOW_BATCH,
         blend: str = "gaussian",
         score_threshold: float = 0.5,
+        backend: str = "auto",
+        calibration: str | os.PathLike[str] | None = None,
     ) -> Predictor:
         """The predictor a model file describes: ``best.pt`` / ``last.pt`` / a ``save_pretrained`` folder run
         in PyTorch, an exported ``.onnx`` file in ONNX Runtime; its preprocessing comes from the file.
@@ -74,12 +76,18 @@ class Predictor(ABC):
                 See :class:`~pixelwise.inference.Strategy` and ``docs/inference.md``.
             score_threshold: Instance models: drop instances less confident than this (0: keep every
                 detection the model returns, as AP needs).
+            backend: The runtime of a semantic network (:func:`~pixelwise.inference.list_backends`):
+                ``"torch"`` (eager), ``"compile"`` (``torch.compile``, frozen weights), ``"onnxruntime"``,
+                ``"openvino"``, ``"openvino-int8"``; ``"auto"``: eager for a ``.pt`` file, onnxruntime for an
+                ``.onnx`` one. See ``docs/inference.md`` for what each measured.
+            calibration: ``openvino-int8``: a folder of images to measure activation ranges on (default:
+                images from the training split the model file records).
         """
         from pixelwise.inference.load import load_predictor
 
         return load_predictor(path, device=device, precision=precision, input_scale=input_scale, flip=flip, scales=scales,
                               window=window, overlap=overlap, window_batch=window_batch, blend=blend,
-                              score_threshold=score_threshold)  # fmt: skip
+                              score_threshold=score_threshold, backend=backend, calibration=calibration)  # fmt: skip
 
 
 class SemanticPredictor(Predictor):

@@ -176,6 +176,7 @@ def maskrcnn_r18(
     pretrained: str | None = None,
     fpn_channels: int = 128,
     mask_head_convs: int = 2,
+    box_head_size: int = 1024,
     norm: str = "group",
     min_size: int | Sequence[int] = 320,
     max_size: int = 640,
@@ -195,6 +196,8 @@ def maskrcnn_r18(
         pretrained: ``None`` or the path of a state dict of this same model (e.g. another run's weights).
         fpn_channels: Width of the FPN and of the heads.
         mask_head_convs: 3x3 convolutions in the mask head before its upsampling (the paper: 4).
+        box_head_size: Width of the box head's two fully connected layers (the paper and torchvision: 1024;
+            on 128 px images they cost more than the backbone, and 256 learns as fast).
         norm: ``"group"`` (GroupNorm, 32 groups or fewer) or ``"batch"`` (BatchNorm) in the backbone, FPN and mask head.
         min_size, max_size, anchor_sizes, aspect_ratios, box_batch_size_per_image, rpn_post_nms_top_n_train,
         box_detections_per_img, box_score_thresh: As for ``maskrcnn`` (but 64 RoIs and 500 proposals per
@@ -215,8 +218,8 @@ def maskrcnn_r18(
         features,
         rpn_anchor_generator=anchors,
         rpn_head=RPNHead(fpn_channels, anchors.num_anchors_per_location()[0]),
-        box_head=TwoMLPHead(fpn_channels * 7 * 7, 1024),
-        box_predictor=FastRCNNPredictor(1024, num_classes),
+        box_head=TwoMLPHead(fpn_channels * 7 * 7, box_head_size),
+        box_predictor=FastRCNNPredictor(box_head_size, num_classes),
         mask_head=MaskRCNNHeads(fpn_channels, [fpn_channels] * mask_head_convs, 1, norm_layer=norm_layer),
         mask_predictor=MaskRCNNPredictor(fpn_channels, fpn_channels, num_classes),
         **_detection_options(

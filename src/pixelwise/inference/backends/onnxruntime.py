@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.inference.backends.registry import BackendRequest, register_backend
 from pixelwise.modelfile.spec import ModelSpec
 
 SPEC_KEY = "pixelwise.spec"
@@ -65,3 +66,10 @@ class OnnxBackend:
     def __call__(self, x: Tensor) -> Tensor:
         (logits,) = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)})
         return torch.from_numpy(logits)  # (N, K, H, W)
+
+
+@register_backend("onnxruntime")
+def onnxruntime_backend(request: BackendRequest) -> OnnxBackend:
+    """ONNX Runtime on the CPU, as many threads as PyTorch uses, over the model file or its export."""
+    with request.onnx_file() as path:
+        return OnnxBackend(path, threads=torch.get_num_threads())

@@ -7,6 +7,7 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from pixelwise.inference.backends.registry import BackendRequest, register_backend
 from pixelwise.models.fusion import fold_batchnorm
 
 
@@ -47,3 +48,10 @@ class TorchBackend:
     def __call__(self, x: Tensor) -> Tensor:
         with autocast(self.device, self.amp_dtype):
             return self.model(x)
+
+
+@register_backend("torch")
+def torch_backend(request: BackendRequest) -> TorchBackend:
+    """Eager PyTorch: BatchNorm folded, channels_last, autocast as ``precision`` says."""
+    model = prepare_for_inference(request.eager_network("torch"), in_channels=request.in_channels)
+    return TorchBackend(model, device=request.device, amp_dtype=request.amp_dtype)

@@ -1,0 +1,115 @@
+"""Every runtime behind ``--backend`` gives the eager fp32 network's answers (int8: nearly), and each
+misuse is one line naming the fix.
+
+The ONNX export (dynamo exporter, 5-15 s) runs once per module: the ONNX runtimes read the exported
+file; one CLI test exports on the fly from the ``.pt`` file as a user's ``--backend openvino`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pixelwise
+import pixelwise.export
+from pixelwise.cli.main import main
+from pixelwise.data import create_dataset
+from pixelwise.errors import PixelwiseError
+from pixelwise.inference import Strategy, list_backends
+from pixelwise.inference.calibration import calibration_images, network_inputs
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    pixelwise.export.export_model(model=tiny_run / "best.pt", out=path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images():
+    data = create_dataset("shapes", split="val", size=32, length=4)
+    return torch.stack([data[i][0] for i in range(4)])  # (4, 3, 32, 32) uint8
+
+
+def _eager(tiny_run, images):
+    return pixelwise.Predictor.from_file(tiny_run / "best.pt", precision="fp32").class_scores(images)
+
+
+def test_the_names_the_cli_offers():
+    assert list_backends() == ["auto", "compile", "onnxruntime", "openvino", "openvino-int8", "torch"]
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_fp32_runtimes_give_the_eager_logits(backend, tiny_run, exported, images):
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    scores = pixelwise.Predictor.from_file(exported, backend=backend).class_scores(images)
+    assert (scores - _eager(tiny_run, images)).abs().max() < 1e-4
+
+
+def test_compiled_network_gives_the_eager_logits(tiny_run, images):
+    predictor = pixelwise.Predictor.from_file(tiny_run / "best.pt", backend="compile", precision="fp32")
+    assert (predictor.class_scores(images) - _eager(tiny_run, images)).abs().max() < 1e-4
+
+
+def test_int8_is_quantised_and_keeps_the_classes(tiny_run, exported, images):
+    pytest.importorskip("nncf")
+    scores = pixelwise.Predictor.from_file(exported, backend="openvino-int8").class_scores(images)
+    eager = _eager(tiny_run, images)
+    assert not torch.allclose(scores, eager, atol=1e-4)  # it really runs quantised ...
+    assert (scores.argmax(1) == eager.argmax(1)).float().mean() >= 0.95  # ... and still segments
+
+
+def test_calibration_records_what_the_strategy_feeds_the_network(tiny_run, images):
+    spec = pixelwise.Predictor.from_file(tiny_run / "best.pt").spec
+    inputs = network_inputs(spec=spec, strategy=Strategy(scale=0.5, flip=True), images=[images[0], images[1]])
+    assert [tuple(x.shape) for x in inputs] == [(2, 3, 16, 16)] * 2  # the image and its mirror at half size
+    assert inputs[0].dtype == torch.float32 and inputs[0].mean().abs() < 3  # normalised, not 0-255
+    windows = network_inputs(spec=spec, strategy=Strategy(window=8, overlap=0.0, window_batch=4), images=[images[0]])
+    assert sum(x.shape[0] for x in windows) == 16 and {tuple(x.shape[-2:]) for x in windows} == {(8, 8)}
+
+
+def test_calibration_images_come_from_the_training_split_or_a_folder(tiny_run, tmp_path):
+    spec = pixelwise.Predictor.from_file(tiny_run / "best.pt").spec
+    train = create_dataset("shapes", split="train", size=32, length=16)
+    chosen = calibration_images(spec=spec, count=3)
+    assert [torch.equal(chosen[k], train[i][0]) for k, i in enumerate((0, 8, 15))] == [True] * 3  # spread, first and last
+    with pytest.raises(PixelwiseError, match="holds no images; pass --calibration FOLDER"):
+        calibration_images(spec=spec, source=tmp_path)
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    assert [tuple(x.shape) for x in calibration_images(spec=spec, source=tmp_path)] == [(3, 20, 30)]
+
+
+def test_misuse_is_one_line(tiny_run, exported):
+    with pytest.raises(PixelwiseError, match="unknown backend 'tensorrt'; valid names: auto, compile"):
+        pixelwise.Predictor.from_file(tiny_run / "best.pt", backend="tensorrt")
+    with pytest.raises(PixelwiseError, match=r"runs the PyTorch model file \(.pt\); an .onnx file runs in onnxruntime"):
+        pixelwise.Predictor.from_file(exported, backend="torch")
+
+
+def test_detection_models_stay_in_pytorch(tmp_path):
+    from pixelwise.modelfile import save_pretrained
+
+    model = pixelwise.create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=64)
+    save_pretrained(model, tmp_path / "m")
+    with pytest.raises(PixelwiseError, match="backend 'openvino' runs semantic networks; a instance maskrcnn_r18"):
+        pixelwise.Predictor.from_file(tmp_path / "m", backend="openvino")
+
+
+def test_cli_predicts_and_evaluates_in_openvino(tiny_run, tmp_path, capsys):
+    pytest.importorskip("openvino")
+    image = np.random.default_rng(0).integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "x.png")
+    for backend in ("torch", "openvino"):
+        assert main(["predict", "--checkpoint", str(tiny_run / "best.pt"), str(tmp_path / "x.png"), "--out",
+                     str(tmp_path / backend), "--backend", backend, "--precision", "fp32", "--no-progress"]) == 0
+    same = np.asarray(Image.open(tmp_path / "torch" / "x.png")) == np.asarray(Image.open(tmp_path / "openvino" / "x.png"))
+    assert same.mean() >= 0.999
+    assert main(["evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--split", "val", "--backend", "openvino",
+                 "--out", str(tmp_path / "eval")]) == 0
+    assert "mIoU" in capsys.readouterr().out
