@@ -1,0 +1,87 @@
+"""Sliding windows for instance models: every object once, whole, whatever windows saw it.
+
+The detector here finds the connected bright regions of a crop (scipy), so what each window
+returns is known exactly: a region cut by the crop comes back as the fragment inside it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pixelwise.inference.instance_windows import Detections, detect_in_windows
+
+ndimage = pytest.importorskip("scipy.ndimage")
+
+
+def regions(crops: list[torch.Tensor]) -> list[Detections]:
+    found = []
+    for crop in crops:
+        labelled, count = ndimage.label(crop[0].numpy() > 0)
+        masks = torch.stack([torch.from_numpy(labelled == i + 1) for i in range(count)]) if count else torch.zeros(0, *crop.shape[-2:], dtype=torch.bool)
+        boxes = []
+        for mask in masks:
+            ys, xs = torch.nonzero(mask, as_tuple=True)
+            boxes.append(torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=torch.float32))
+        found.append(Detections(boxes=torch.stack(boxes) if boxes else torch.zeros(0, 4), labels=torch.ones(count, dtype=torch.int64),
+                                scores=torch.linspace(0.9, 0.5, count), masks=masks))  # fmt: skip
+    return found
+
+
+def image_with(*rectangles: tuple[int, int, int, int], size: tuple[int, int] = (60, 100)) -> torch.Tensor:
+    image = torch.zeros(1, *size, dtype=torch.uint8)
+    for y0, x0, y1, x1 in rectangles:
+        image[0, y0:y1, x0:x1] = 255
+    return image
+
+
+def test_an_object_inside_the_overlap_is_found_once():
+    image = image_with((20, 45, 30, 55))  # windows 0-59 and 40-99 both hold it whole
+    found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=2)
+    assert len(found.scores) == 1
+    assert torch.equal(found.masks[0], image[0] > 0)
+    assert found.boxes[0].tolist() == [45, 20, 55, 30]
+
+
+def test_an_object_larger_than_the_overlap_is_put_back_together():
+    image = image_with((10, 10, 50, 90))  # cut by the right border of window 1 and the left border of window 2
+    found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=1)
+    assert len(found.scores) == 1
+    assert torch.equal(found.masks[0], image[0] > 0)
+    assert found.boxes[0].tolist() == [10, 10, 90, 50]
+
+
+def test_a_fragment_gives_way_to_the_whole_object_of_another_window():
+    image = image_with((20, 30, 30, 50))  # whole in window 0-59, cut (x 40-50) in window 40-99
+    found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=2)
+    assert len(found.scores) == 1 and found.boxes[0].tolist() == [30, 20, 50, 30]
+
+
+def test_distinct_objects_stay_distinct():
+    image = image_with((5, 5, 15, 15), (20, 45, 30, 55), (40, 80, 55, 95))
+    found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=2)
+    assert len(found.scores) == 3
+    assert torch.equal(found.masks.any(0), image[0] > 0)
+    assert (found.masks.sum(0) <= 1).all()  # no pixel claimed twice
+
+
+def test_one_window_over_the_whole_image_is_the_whole_image_pass():
+    image = image_with((5, 5, 15, 15), (20, 45, 30, 55))
+    windowed = detect_in_windows(image, regions, window=(512, 512), overlap=0.5, window_batch=4)
+    (whole,) = regions([image])
+    assert torch.equal(windowed.masks, whole.masks) and torch.equal(windowed.boxes, whole.boxes)
+
+
+def test_a_mask_rcnn_file_predicts_in_windows(tmp_path):
+    import pixelwise
+    from pixelwise.errors import PixelwiseError
+    from pixelwise.modelfile import save_pretrained
+
+    torch.manual_seed(0)
+    model = pixelwise.create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=64)
+    save_pretrained(model, tmp_path / "m")
+    predictor = pixelwise.Predictor.from_file(tmp_path / "m", window=64, overlap=0.25, score_threshold=0.0)
+    prediction = predictor(torch.randint(0, 256, (3, 80, 150), dtype=torch.uint8))
+    assert prediction.masks.shape[1:] == (80, 150) and len(prediction.boxes) == len(prediction.masks)
+    with pytest.raises(PixelwiseError, match="test-time augmentation .* is for semantic models"):
+        pixelwise.Predictor.from_file(tmp_path / "m", flip=True)
