@@ -4,7 +4,7 @@ Usage:
     pip install -e .[bench,openvino]
     python benchmarks/runtimes.py [--networks unet_r34,deeplabv3_r50,lraspp] [--size 512] [--batches 1,8]
         [--repeats 3] [--camvid runs/camvid/best.pt --camvid-root ../shared/data/camvid] [--skip-memory]
-        [--out benchmarks/RUNTIMES.md] [--json benchmarks/RUNTIMES.json]
+        [--out benchmarks/RUNTIMES.md] [--json benchmarks/RUNTIMES.json] [--conditions TEXT]
 
 For U-Net R34, DeepLabV3 R50 and LR-ASPP (random weights, 21 classes, nothing downloaded; the
 networks of ``benchmarks/speed.py``) at ``--size`` squared, batch 1 and 8, under
@@ -189,7 +189,8 @@ def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) 
 def format_report(report: dict) -> str:
     lines = [
         "# Inference runtimes: pixelwise's backends against the peers' eager PyTorch", "",
-        f"- date: {report['date']}", f"- machine: {report['machine']}", f"- command: `{report['command']}`", "",
+        f"- date: {report['date']}", f"- machine: {report['machine']}", f"- command: `{report['command']}`",
+        *([f"- conditions: {report['conditions']}"] if report.get("conditions") else []), "",
         "Images/s, median of the timed passes, contenders taking turns. Build: seconds to construct the "
         "contender and run each shape once (ONNX export, compilation, int8 calibration). Peak MB: one batch-1 "
         "inference in a fresh process, resident memory beyond the imports after the build. The int8 rows of "
@@ -238,6 +239,7 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--out", default="benchmarks/RUNTIMES.md")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--conditions", default="", help="what else the machine was doing, for the report")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
@@ -248,7 +250,7 @@ def main() -> int:
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": describe_machine(), "command": shlex.join(["python", *sys.argv]), "size": args.size,
-        "batches": batches, "networks": {}, "camvid_model": args.camvid,
+        "batches": batches, "networks": {}, "camvid_model": args.camvid, "conditions": args.conditions,
     }  # fmt: skip
     for network in args.networks.split(","):
         results = benchmark_network(network, size=args.size, batches=batches, repeats=args.repeats)

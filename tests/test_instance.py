@@ -52,6 +52,9 @@ def test_predictors_are_sized_for_the_classes_background_included():
     assert model.roi_heads.box_predictor.cls_score.out_features == 4
     assert model.roi_heads.box_predictor.bbox_pred.out_features == 16
     assert model.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 4
+    assert model.roi_heads.box_head.fc7.out_features == 1024  # the paper's box head ...
+    narrow = tiny_detector(num_classes=4, box_head_size=256)  # ... or a narrower one for small images
+    assert narrow.roi_heads.box_head.fc7.out_features == narrow.roi_heads.box_predictor.cls_score.in_features == 256
 
 
 def test_anchors_default_to_torchvisions_and_can_be_set():
