@@ -5,6 +5,7 @@ Usage:
     python benchmarks/runtimes.py [--networks unet_r34,deeplabv3_r50,lraspp] [--size 512] [--batches 1,8]
         [--repeats 3] [--camvid runs/camvid/best.pt --camvid-root ../shared/data/camvid] [--skip-memory]
         [--out benchmarks/RUNTIMES.md] [--json benchmarks/RUNTIMES.json] [--conditions TEXT]
+    python benchmarks/runtimes.py --memory-only --json benchmarks/RUNTIMES.json   # add peak memory afterwards
 
 For U-Net R34, DeepLabV3 R50 and LR-ASPP (random weights, 21 classes, nothing downloaded; the
 networks of ``benchmarks/speed.py``) at ``--size`` squared, batch 1 and 8, under
@@ -228,6 +229,16 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+NOTES = "<!-- notes: kept when the report is rewritten -->"
+
+
+def write_report(path: str, report: dict) -> None:
+    """Write the report, keeping the hand-written reading below the :data:`NOTES` marker of the old file."""
+    old = Path(path).read_text() if Path(path).is_file() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else ""
+    Path(path).write_text(format_report(report) + "\n" + notes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--networks", default="unet_r34,deeplabv3_r50,lraspp")
@@ -240,11 +251,22 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/RUNTIMES.md")
     parser.add_argument("--json", default=None)
     parser.add_argument("--conditions", default="", help="what else the machine was doing, for the report")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="add the peak-memory column to the report in --json (from an earlier run) and rewrite --out")
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
         network, label = args.memory_probe.split("/", 1)
         memory_probe(network, label, size=args.size)
+        return 0
+    if args.memory_only:
+        report = json.loads(Path(args.json).read_text())
+        for network, results in report["networks"].items():
+            for label in results:
+                results[label]["peak_mb"] = fresh_memory(network, label, size=report["size"])
+                log(f"{network} {label}: {results[label]['peak_mb']} MB")
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        write_report(args.out, report)
         return 0
     batches = [int(b) for b in args.batches.split(",")]
     report = {
@@ -258,10 +280,10 @@ def main() -> int:
             for label in results:
                 results[label]["peak_mb"] = fresh_memory(network, label, size=args.size)
         report["networks"][network] = results
-        Path(args.out).write_text(format_report(report) + "\n")  # a partial report survives an interruption
+        write_report(args.out, report)  # a partial report survives an interruption
     if args.camvid:
         report["camvid"], report["camvid_frames"] = benchmark_camvid(args.camvid, root=args.camvid_root, batches=batches, repeats=args.repeats)
-    Path(args.out).write_text(format_report(report) + "\n")
+    write_report(args.out, report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     log(f"wrote {args.out}")
