@@ -14,7 +14,7 @@ from pixelwise.inference.instance_windows import Detections, detect_in_windows
 ndimage = pytest.importorskip("scipy.ndimage")
 
 
-def regions(crops: list[torch.Tensor]) -> list[Detections]:
+def regions(crops: list[torch.Tensor], origins=()) -> list[Detections]:
     found = []
     for crop in crops:
         labelled, count = ndimage.label(crop[0].numpy() > 0)
@@ -85,3 +85,21 @@ def test_a_mask_rcnn_file_predicts_in_windows(tmp_path):
     assert prediction.masks.shape[1:] == (80, 150) and len(prediction.boxes) == len(prediction.masks)
     with pytest.raises(PixelwiseError, match="test-time augmentation .* is for semantic models"):
         pixelwise.Predictor.from_file(tmp_path / "m", flip=True)
+
+
+def test_a_panoptic_file_predicts_in_windows(tmp_path):
+    import pixelwise
+    from pixelwise.modelfile import save_pretrained
+    from pixelwise.modelfile.spec import spec_for_model
+
+    torch.manual_seed(0)
+    model = pixelwise.create_model("panoptic_fpn", num_classes=5, things=[2, 4], fpn_channels=32, semantic_channels=16,
+                                   mask_head_convs=1, min_size=64, max_size=64)  # fmt: skip
+    save_pretrained(model, tmp_path / "m", spec=spec_for_model(model, class_names=list("abcde"), ignore_index=None, things=[2, 4]))
+    image = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+    whole = pixelwise.Predictor.from_file(tmp_path / "m")(image)
+    one_window = pixelwise.Predictor.from_file(tmp_path / "m", window=96)(image)  # the image fits one window
+    assert torch.equal(whole.segments, one_window.segments) and whole.segments_info == one_window.segments_info
+    wide = pixelwise.Predictor.from_file(tmp_path / "m", window=64, overlap=0.5)(torch.randint(0, 256, (3, 64, 150), dtype=torch.uint8))
+    assert wide.segments.shape == (64, 150)
+    assert {s["id"] for s in wide.segments_info} == set(wide.segments.unique().tolist()) - {0}

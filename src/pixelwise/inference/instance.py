@@ -51,15 +51,16 @@ class InstancePredictor(Predictor):
     @torch.no_grad()
     def predict_batch(self, images: Tensor) -> list[InstancePrediction]:
         if self.windows.window is None:
-            found = self._detect(list(images))
+            found = self._detect(list(images), [])
         else:
             options = {"window": self.windows.window, "overlap": self.windows.overlap, "window_batch": self.windows.window_batch}
             found = [detect_in_windows(image, self._detect, **options) for image in images]
         return [InstancePrediction(boxes=d.boxes, labels=d.labels, scores=d.scores, masks=d.masks,
                                    class_names=self.labels.class_names) for d in found]  # fmt: skip
 
-    def _detect(self, images: list[Tensor]) -> list[Detections]:
-        """``uint8 (C, h, w)`` images -> their detections above the score threshold, masks thresholded."""
+    def _detect(self, images: list[Tensor], origins: list[tuple[int, int]]) -> list[Detections]:
+        """``uint8 (C, h, w)`` images (or windows at ``origins``) -> their detections above the score threshold,
+        masks thresholded."""
         batch = [image.to(self.device, torch.float32) / 255 for image in images]
         with autocast(self.device, self.amp_dtype):
             outputs = self.model(batch)

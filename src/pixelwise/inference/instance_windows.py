@@ -45,7 +45,7 @@ class Detections:
 
 def detect_in_windows(
     image: Tensor,
-    detect: Callable[[list[Tensor]], list[Detections]],
+    detect: Callable[[list[Tensor], list[tuple[int, int]]], list[Detections]],
     *,
     window: tuple[int, int],
     overlap: float,
@@ -55,7 +55,9 @@ def detect_in_windows(
 
     Args:
         image: The image (any dtype ``detect`` reads).
-        detect: Crops ``[(C, h, w)]`` -> their detections, each in its crop's coordinates.
+        detect: Crops ``[(C, h, w)]`` and their ``(y, x)`` origins in the image -> the crops' detections,
+            each in its crop's coordinates (the origins let a caller place per-window outputs of its own,
+            such as a panoptic network's semantic logits).
         window: ``(height, width)``; an image no larger than a window is one window.
         overlap: Share of a window its neighbour covers too, in ``[0, 1)``.
         window_batch: Crops per ``detect`` call.
@@ -69,7 +71,7 @@ def detect_in_windows(
     for first in range(0, len(origins), window_batch):
         chunk = origins[first : first + window_batch]
         crops = [image[:, y : y + wh, x : x + ww] for y, x in chunk]
-        for offset, ((y, x), found_here) in enumerate(zip(chunk, detect(crops), strict=True)):
+        for offset, ((y, x), found_here) in enumerate(zip(chunk, detect(crops, chunk), strict=True)):
             inner = (x > 0, y > 0, x + ww < width, y + wh < height)  # left, top, right, bottom borders inside the image
             found.append((first + offset, (y, x), found_here, _cut(found_here.boxes, (ww, wh), inner)))
     return _merge(found, height=height, width=width)

@@ -93,17 +93,18 @@ def load_predictor(
         from pixelwise.classical.predictor import ClassicalPredictor
 
         return ClassicalPredictor.from_model_file(contents)
+    if spec.task in ("instance", "panoptic") and (flip or tuple(scales) != (1.0,)):
+        raise PixelwiseError(f"{path}: test-time augmentation (--flip, --scales) is for semantic models; an "
+                             f"{spec.task} model takes --window and --overlap")
     if spec.task == "panoptic":
         from pixelwise.inference.panoptic_network import PanopticNetworkPredictor
 
         return PanopticNetworkPredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
-                                        amp_dtype=autocast_dtype(run_device, precision))
+                                        amp_dtype=autocast_dtype(run_device, precision), window=window, overlap=overlap,
+                                        window_batch=window_batch)  # fmt: skip
     if spec.task == "instance":  # a detection network reads lists of [0, 1] images and resizes them itself
         from pixelwise.inference.instance import InstancePredictor
 
-        if flip or tuple(scales) != (1.0,):
-            raise PixelwiseError(f"{path}: test-time augmentation (--flip, --scales) is for semantic models; an "
-                                 "instance model takes --window and --overlap")
         return InstancePredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
                                  amp_dtype=autocast_dtype(run_device, precision), score_threshold=score_threshold,
                                  window=window, overlap=overlap, window_batch=window_batch)  # fmt: skip
