@@ -90,6 +90,11 @@ def test_misuse_is_one_line(tiny_run, exported):
         pixelwise.Predictor.from_file(tiny_run / "best.pt", backend="tensorrt")
     with pytest.raises(PixelwiseError, match=r"runs the PyTorch model file \(.pt\); an .onnx file runs in onnxruntime"):
         pixelwise.Predictor.from_file(exported, backend="torch")
+    from pixelwise.inference.backends.registry import BackendRequest, create_backend
+
+    on_gpu = BackendRequest(network=None, in_channels=3, device=torch.device("cuda"), amp_dtype=None, calibration=list)
+    with pytest.raises(PixelwiseError, match="backend 'openvino' runs on the CPU; pass --device cpu"):
+        create_backend("openvino", on_gpu)
 
 
 def test_detection_models_stay_in_pytorch(tmp_path):

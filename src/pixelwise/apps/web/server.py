@@ -53,8 +53,8 @@ def serve(
         device, precision: Where and how a model file runs.
         score_threshold: Instance models: instances less confident than this are not shown.
         strategy: How a model file is applied: ``Predictor.from_file``'s ``window``, ``overlap``,
-            ``window_batch``, ``blend``, ``scales``, ``flip`` (sliding windows and test-time augmentation;
-            semantic models).
+            ``window_batch``, ``blend``, ``scales``, ``flip``, ``backend``, ``calibration`` (sliding windows,
+            test-time augmentation, the runtime).
         log: Where the one-line messages go (default: standard output, flushed at once).
     """
     log = log or _say

@@ -84,8 +84,9 @@ def list_backends() -> list[str]:
 def create_backend(name: str, request: BackendRequest):
     """The backend called ``name`` for ``request``'s network (a one-line error lists the valid names)."""
     _register_all()
-    if name != "torch" and request.device.type != "cpu":
-        raise PixelwiseError(f"backend {name!r} runs on the CPU; pass --device cpu, or --backend torch on {request.device}")
+    if name in ONNX_BACKENDS and request.device.type != "cpu":
+        raise PixelwiseError(f"backend {name!r} runs on the CPU; pass --device cpu, or --backend torch or compile "
+                             f"on {request.device}")
     return BACKENDS.get(name)(request)
 
 
