@@ -67,14 +67,18 @@ def detect_in_windows(
     rows = window_starts(length=height, window=wh, stride=window_stride(wh, overlap))
     cols = window_starts(length=width, window=ww, stride=window_stride(ww, overlap))
     origins = [(y, x) for y in rows for x in cols]
-    found: list[tuple[int, tuple[int, int], Detections, Tensor]] = []  # (window, (y, x) origin, detections, cut)
+    entries: list[tuple[bool, float, int, _Part]] = []  # (cut, -score, label, part): each window's masks cropped at once
     for first in range(0, len(origins), window_batch):
         chunk = origins[first : first + window_batch]
         crops = [image[:, y : y + wh, x : x + ww] for y, x in chunk]
-        for offset, ((y, x), found_here) in enumerate(zip(chunk, detect(crops, chunk), strict=True)):
+        for offset, ((y, x), d) in enumerate(zip(chunk, detect(crops, chunk), strict=True)):
             inner = (x > 0, y > 0, x + ww < width, y + wh < height)  # left, top, right, bottom borders inside the image
-            found.append((first + offset, (y, x), found_here, _cut(found_here.boxes, (ww, wh), inner)))
-    return _merge(found, height=height, width=width)
+            cut = _cut(d.boxes, (ww, wh), inner)
+            shift = torch.tensor([x, y, x, y], dtype=d.boxes.dtype)
+            rect = (y, x, y + wh, x + ww)
+            entries += [(bool(cut[i]), -float(d.scores[i]), int(d.labels[i]),
+                         _Part.of(first + offset, rect, d.masks[i], d.boxes[i] + shift)) for i in range(len(d.scores))]  # fmt: skip
+    return _merge(entries, height=height, width=width)
 
 
 def _cut(boxes: Tensor, size: tuple[int, int], inner: tuple[bool, bool, bool, bool]) -> Tensor:
@@ -87,22 +91,43 @@ def _cut(boxes: Tensor, size: tuple[int, int], inner: tuple[bool, bool, bool, bo
     )  # fmt: skip
 
 
+Rect = tuple[int, int, int, int]
+"""``(top, left, bottom, right)`` in image pixels, bottom and right exclusive."""
+
+
 @dataclass
 class _Part:
-    """One window's detection: its window (index, origin, size), box in the image, and window-sized mask."""
+    """One window's detection: its window, its box in the image, and its mask cropped to the pixels it sets
+    (so memory follows the objects, not windows x detections)."""
 
     window: int
-    origin: tuple[int, int]
-    mask: Tensor  # (h, w) bool, the window's size
+    window_rect: Rect
+    mask_rect: Rect
+    mask: Tensor  # (bottom - top, right - left) bool
     box: Tensor  # (4,) xyxy in the image
 
+    @classmethod
+    def of(cls, window: int, window_rect: Rect, mask: Tensor, box: Tensor) -> _Part:
+        """``mask`` is window-sized; keep the rows and columns it sets."""
+        top, left = window_rect[:2]
+        rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
+        if len(rows) == 0:
+            return cls(window, window_rect, (top, left, top, left), mask[:0, :0], box)
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        return cls(window, window_rect, (top + y0, left + x0, top + y1, left + x1), mask[y0:y1, x0:x1].clone(), box)
 
-def _merge(found: list[tuple[int, tuple[int, int], Detections, Tensor]], *, height: int, width: int) -> Detections:
-    entries = []  # (cut, -score, label, part)
-    for window, (y, x), d, cut in found:
-        shift = torch.tensor([x, y, x, y], dtype=d.boxes.dtype)
-        entries += [(bool(cut[i]), -float(d.scores[i]), int(d.labels[i]), _Part(window, (y, x), d.masks[i], d.boxes[i] + shift))
-                    for i in range(len(d.scores))]  # fmt: skip
+    def pixels(self, rect: Rect) -> Tensor:
+        """The mask's pixels inside ``rect``, which must lie inside :attr:`mask_rect`."""
+        top, left = self.mask_rect[:2]
+        return self.mask[rect[0] - top : rect[2] - top, rect[1] - left : rect[3] - left]
+
+
+def _intersect(a: Rect, b: Rect) -> Rect | None:
+    rect = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return rect if rect[0] < rect[2] and rect[1] < rect[3] else None
+
+
+def _merge(entries: list[tuple[bool, float, int, _Part]], *, height: int, width: int) -> Detections:
     entries.sort(key=lambda e: e[:2])  # whole before cut, then by score
     kept: list[dict] = []
     for cut, negative_score, label, part in entries:
@@ -118,8 +143,8 @@ def _merge(found: list[tuple[int, tuple[int, int], Detections, Tensor]], *, heig
     masks = torch.zeros(len(kept), height, width, dtype=torch.bool)  # (N, H, W)
     for k, entry in enumerate(kept):
         for part in entry["parts"]:
-            (y, x), (h, w) = part.origin, part.mask.shape
-            masks[k, y : y + h, x : x + w] |= part.mask
+            top, left, bottom, right = part.mask_rect
+            masks[k, top:bottom, left:right] |= part.mask
     boxes = torch.stack([torch.cat([torch.stack([p.box[:2] for p in e["parts"]]).amin(0),
                                     torch.stack([p.box[2:] for p in e["parts"]]).amax(0)]) for e in kept])  # fmt: skip
     return Detections(
@@ -135,13 +160,13 @@ def _same_object(a: _Part, b: _Part) -> bool:
     (IoU >= :data:`SAME_OBJECT_IOU`): a duplicate and a fragment agree there as two fragments do."""
     if a.window == b.window:  # the model's own NMS already separated these
         return False
-    (ay, ax), (ah, aw) = a.origin, a.mask.shape
-    (by, bx), (bh, bw) = b.origin, b.mask.shape
-    top, left = max(ay, by), max(ax, bx)
-    bottom, right = min(ay + ah, by + bh), min(ax + aw, bx + bw)
-    if bottom <= top or right <= left:
+    common = _intersect(a.window_rect, b.window_rect)
+    if common is None:
         return False
-    common_a = a.mask[top - ay : bottom - ay, left - ax : right - ax]
-    common_b = b.mask[top - by : bottom - by, left - bx : right - bx]
-    union = int((common_a | common_b).sum())
-    return union > 0 and int((common_a & common_b).sum()) / union >= SAME_OBJECT_IOU
+    in_a, in_b = _intersect(common, a.mask_rect), _intersect(common, b.mask_rect)
+    if in_a is None or in_b is None:
+        return False
+    both = _intersect(in_a, in_b)
+    inter = int((a.pixels(both) & b.pixels(both)).sum()) if both is not None else 0
+    union = int(a.pixels(in_a).sum()) + int(b.pixels(in_b).sum()) - inter
+    return union > 0 and inter / union >= SAME_OBJECT_IOU
