@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="semantic: a U-Net on shapes; instance: a small Mask R-CNN on instance shapes, scored "
                              "with COCO AP (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help="training epochs (default: the task's recipe, 12 semantic / 16 instance)")
+                        help="training epochs (default: the task's recipe, 12 semantic / 20 instance)")
     parser.add_argument("--train-images", type=int, default=512, metavar="N", help="synthetic training images (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, model and shuffling (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -61,7 +61,7 @@ def demo_config(*, out: str | Path, epochs: int = 12, train_images: int = 512, s
     )
 
 
-def instance_demo_config(*, out: str | Path, epochs: int = 16, train_images: int = 512, size: int = 128, seed: int = 0,
+def instance_demo_config(*, out: str | Path, epochs: int = 20, train_images: int = 512, size: int = 128, seed: int = 0,
                          progress: bool = True) -> TrainConfig:
     """The instance demo: a small Mask R-CNN (ResNet-18 FPN, 64 channels, BatchNorm, a 256-wide box head, 32
     RoIs per image) from scratch on 128 px instance shapes (each circle, square or triangle one object; they
@@ -71,8 +71,8 @@ def instance_demo_config(*, out: str | Path, epochs: int = 16, train_images: int
     BatchNorm instead of GroupNorm the 8-epoch recipe reached val mask AP 0.57 after 6 epochs against 0.43,
     and a step ran ~20% faster; the narrow box head and 32 RoIs per image (torchvision: 1024 and 512) took
     another ~28% off a step (2.4 -> 3.3 images/s), since on 128 px images the box head's matrices cost more
-    than the backbone. This recipe: val mask AP 0.35 / 0.58 / 0.67 / 0.691 after epochs 4 / 8 / 12 / 15 (box AP
-    0.73), 36 minutes on one shared thread; ``docs/instance.md`` has the whole curve.
+    than the backbone. This recipe (20 epochs): val mask AP 0.36 / 0.58 / 0.66 / 0.70 after epochs 4 / 8 / 12 /
+    17-20 (box AP 0.73-0.75), 30 minutes with two threads; ``docs/instance.md`` has the whole curve.
     """
     return TrainConfig(
         dataset="shapes",
@@ -114,7 +114,7 @@ def run_demo(*, out: str | Path = "pixelwise-demo", task: str = "semantic", epoc
             (image | truth | prediction | error), ``confusion.png``, ``per_class_iou.png``, ``per_class.csv``.
         task: ``"semantic"`` (a U-Net) or ``"instance"`` (a small Mask R-CNN; ``eval/`` then holds the COCO AP
             table, PR curves and truth | prediction panels).
-        epochs: Training epochs (default: the task's recipe: 12 semantic, 16 instance).
+        epochs: Training epochs (default: the task's recipe: 12 semantic, 20 instance).
         train_images: Synthetic training images per epoch.
         seed: Seed of the data, the model and the shuffling.
         progress: Show progress bars.
