@@ -355,6 +355,20 @@ def _wait_for_state(chrome, states: tuple[str, ...], timeout: float = 90.0) -> s
     return chrome.execute_script("return document.body.dataset.state")
 
 
+def _upload_and_read_sizes(chrome, image: Path) -> list[list]:
+    """Drop ``image`` on the page, wait until it is predicted, and return ``[complete, width, height]`` of the
+    four pictures it shows (image, mask, and the overlay's two layers)."""
+    from selenium.webdriver.common.by import By
+
+    chrome.find_element(By.ID, "file").send_keys(str(image))
+    state = _wait_for_state(chrome, ("done", "error"))
+    assert state == "done", chrome.find_element(By.ID, "status").text
+    return chrome.execute_script(
+        "return ['image', 'mask', 'overlay-image', 'overlay-mask'].map(id => {"
+        " const img = document.getElementById(id); return [img.complete, img.naturalWidth, img.naturalHeight]; })"
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(SHARED is None, reason="needs the shared real data (../shared/data) for a real photo")
 def test_page_predicts_an_uploaded_camvid_frame(chrome, server, tmp_path):
@@ -363,14 +377,7 @@ def test_page_predicts_an_uploaded_camvid_frame(chrome, server, tmp_path):
     frame = sorted((SHARED / "camvid" / "val").glob("*.png"))[0]
     chrome.get(f"{server}/")
     assert _wait_for_state(chrome, ("ready",)) == "ready"
-    chrome.find_element(By.ID, "file").send_keys(str(frame))
-    state = _wait_for_state(chrome, ("done", "error"))
-    assert state == "done", chrome.find_element(By.ID, "status").text
-
-    sizes = chrome.execute_script(
-        "return ['image', 'mask', 'overlay-image', 'overlay-mask'].map(id => {"
-        " const img = document.getElementById(id); return [img.complete, img.naturalWidth, img.naturalHeight]; })"
-    )
+    sizes = _upload_and_read_sizes(chrome, frame)
     assert sizes == [[True, 480, 360]] * 4  # the overlay's mask lies exactly on the photo
     rows = chrome.find_elements(By.CSS_SELECTOR, "#legend tbody tr")
     assert [row.get_attribute("data-class") for row in rows] == CLASSES

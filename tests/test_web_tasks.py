@@ -21,7 +21,7 @@ from PIL import Image
 pytest.importorskip("fastapi", reason="needs the web extra: pip install -e '.[web]'")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from test_web import _wait_for_state, chrome, png_bomb, png_bytes, random_image  # noqa: E402, F401 (fixture)
+from test_web import _upload_and_read_sizes, _wait_for_state, chrome, png_bomb, png_bytes, random_image  # noqa: E402, F401 (fixture)
 
 import pixelwise  # noqa: E402
 from pixelwise.apps.web import ServeLimits, create_app, running_in_thread  # noqa: E402
@@ -282,14 +282,7 @@ def test_page_draws_the_instances_of_a_dropped_image(chrome, instance_predictor,
         chrome.get(f"{url}/")
         assert _wait_for_state(chrome, ("ready",)) == "ready"
         assert chrome.execute_script("return document.body.dataset.task") == "instance"
-        chrome.find_element(By.ID, "file").send_keys(str(photo))
-        state = _wait_for_state(chrome, ("done", "error"))
-        assert state == "done", chrome.find_element(By.ID, "status").text
-
-        sizes = chrome.execute_script(
-            "return ['image', 'mask', 'overlay-image', 'overlay-mask'].map(id => {"
-            " const img = document.getElementById(id); return [img.complete, img.naturalWidth, img.naturalHeight]; })"
-        )
+        sizes = _upload_and_read_sizes(chrome, photo)
         assert sizes == [[True, 64, 64]] * 4
         assert chrome.find_element(By.ID, "objects-card").is_displayed()
         assert chrome.find_element(By.ID, "objects-title").text == f"Instances ({len(expected)})"

@@ -75,7 +75,10 @@ def load_predictor(
     if path.suffix == ".onnx":
         from pixelwise.inference.backends.onnxruntime import OnnxBackend
 
-        spec = OnnxBackend(path).spec()  # the file's metadata
+        session = OnnxBackend(path, threads=torch.get_num_threads())  # reads the spec from the file's metadata
+        spec = session.spec()
+        if backend in (AUTO, "onnxruntime"):  # the session that read the spec runs the model: one load, not two
+            return NetworkPredictor(backend=session, spec=spec, strategy=strategy(spec))
         return network_predictor(spec, network=None, device=torch.device("cpu"), amp_dtype=None, onnx=path)
 
     from pixelwise.classical.registry import is_classical
