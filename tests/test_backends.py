@@ -65,6 +65,27 @@ def test_int8_is_quantised_and_keeps_the_classes(tiny_run, exported, images):
     assert (scores.argmax(1) == eager.argmax(1)).float().mean() >= 0.95  # ... and still segments
 
 
+def test_int8_accuracy_control_reaches_its_agreement_where_plain_quantisation_does_not(exported):
+    ov = pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize
+
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((2, 3, 32, 32)).astype(np.float32) for _ in range(6)]
+
+    def classes(model) -> list[np.ndarray]:
+        compiled = OpenVinoBackend(model, threads=1, precision="f32").compiled
+        return [np.asarray(compiled(x)[0]).argmax(1) for x in inputs]
+
+    def agreement(model) -> float:
+        return float(np.mean([(a == b).mean() for a, b in zip(classes(model), fp32, strict=True)]))
+
+    fp32 = classes(ov.Core().read_model(str(exported)))
+    plain = agreement(quantize(ov.Core().read_model(str(exported)), inputs, agreement=None))
+    controlled = agreement(quantize(ov.Core().read_model(str(exported)), inputs, agreement=0.999))
+    assert plain < 0.999 <= controlled
+
+
 def test_calibration_records_what_the_strategy_feeds_the_network(tiny_run, images):
     spec = pixelwise.Predictor.from_file(tiny_run / "best.pt").spec
     inputs = network_inputs(spec=spec, strategy=Strategy(scale=0.5, flip=True), images=[images[0], images[1]])

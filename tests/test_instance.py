@@ -57,6 +57,27 @@ def test_predictors_are_sized_for_the_classes_background_included():
     assert narrow.roi_heads.box_head.fc7.out_features == narrow.roi_heads.box_predictor.cls_score.in_features == 256
 
 
+def test_small_maskrcnn_runs_on_any_pixelwise_encoder_and_its_proposal_counts_are_options():
+    half = tiny_detector(backbone="resnet18", backbone_options={"channels": [32, 64, 128, 256], "stem_width": 32},
+                         norm="batch", rpn_pre_nms_top_n_test=50, rpn_post_nms_top_n_test=20)
+    full = tiny_detector(norm="batch")
+    encoder = half.backbone.encoder  # pixelwise's (timm) ResNet-18 at half width, strides 4-32 into the FPN
+    assert [encoder.out_channels[i] for i in half.backbone.levels] == [32, 64, 128, 256]
+    assert sum(p.numel() for p in half.backbone.parameters()) < 0.3 * sum(p.numel() for p in full.backbone.parameters())
+    assert half.rpn.pre_nms_top_n() == 2000 and half.rpn.post_nms_top_n() == 500  # training: the defaults
+    half.eval()
+    assert (half.rpn.pre_nms_top_n(), half.rpn.post_nms_top_n()) == (50, 20)
+    with torch.inference_mode():
+        features = half.backbone(torch.rand(1, 3, 64, 96))
+        (output,) = half([torch.rand(3, 64, 96)])
+    assert list(features) == ["0", "1", "2", "3", "pool"]  # P2-P5 and P6, as torchvision's FPN names them
+    assert [tuple(f.shape[-2:]) for f in features.values()] == [(16, 24), (8, 12), (4, 6), (2, 3), (1, 2)]
+    assert output["masks"].shape[-2:] == (64, 96) and len(output["boxes"]) <= 100
+    grouped = tiny_detector(backbone="resnet10t")  # any timm name; GroupNorm reaches timm's layers too
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in grouped.backbone.encoder.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in grouped.backbone.modules())
+
+
 def test_anchors_default_to_torchvisions_and_can_be_set():
     sizes = [s[0] for s in anchor_generator(anchor_sizes=None, aspect_ratios=(0.5, 1, 2)).sizes]
     assert sizes == [32, 64, 128, 256, 512]

@@ -32,6 +32,7 @@ random per training batch — multi-scale training — and the last one at test 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,9 +46,11 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RPNHead
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.models.base import Encoder, feature_index
+from pixelwise.models.encoders.registry import create_encoder
 from pixelwise.models.encoders.weights import read_state_dict, weights_file
 from pixelwise.models.registry import register_model
 
@@ -72,13 +75,9 @@ def anchor_generator(*, anchor_sizes: Sequence[int] | None, aspect_ratios: Seque
     return AnchorGenerator(sizes=tuple((int(s),) for s in anchor_sizes), aspect_ratios=(tuple(aspect_ratios),) * 5)
 
 
-def _detection_options(*, min_size, max_size, box_batch_size_per_image, rpn_post_nms_top_n_train,
-                       box_detections_per_img, box_score_thresh) -> dict[str, Any]:
-    return {
-        "min_size": min_size, "max_size": max_size, "box_batch_size_per_image": box_batch_size_per_image,
-        "rpn_post_nms_top_n_train": rpn_post_nms_top_n_train, "box_detections_per_img": box_detections_per_img,
-        "box_score_thresh": box_score_thresh,
-    }
+def _detection_options(**options: Any) -> dict[str, Any]:
+    """The keyword arguments of torchvision's ``MaskRCNN`` that both builders expose under its own names."""
+    return dict(options)
 
 
 def replace_predictors(model: MaskRCNN, *, num_classes: int) -> MaskRCNN:
@@ -112,7 +111,10 @@ def maskrcnn(
     anchor_sizes: Sequence[int] | None = None,
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
     box_batch_size_per_image: int = 128,
+    rpn_pre_nms_top_n_train: int = 2000,
     rpn_post_nms_top_n_train: int = 1000,
+    rpn_pre_nms_top_n_test: int = 1000,
+    rpn_post_nms_top_n_test: int = 1000,
     box_detections_per_img: int = 100,
     box_score_thresh: float = 0.05,
 ) -> MaskRCNN:
@@ -130,7 +132,11 @@ def maskrcnn(
             batch) and the cap on the long side.
         anchor_sizes: Anchor side per FPN level P2-P6 (default: 32, 64, 128, 256, 512; see the module docstring).
         aspect_ratios: Anchor height/width ratios.
-        box_batch_size_per_image, rpn_post_nms_top_n_train: RoIs sampled and proposals kept per training image.
+        box_batch_size_per_image: RoIs sampled per training image for the box head.
+        rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test:
+            RPN proposals kept per FPN level before NMS and per image after it, in training and at test time
+            (torchvision: 2000 / 2000 / 1000 / 1000). A few objects per image need far fewer: the RoI heads
+            run on every test proposal, so ``rpn_post_nms_top_n_test`` sets most of inference's cost.
         box_detections_per_img, box_score_thresh: What inference keeps.
     """
     _check_channels("maskrcnn", in_channels)
@@ -139,8 +145,9 @@ def maskrcnn(
     builder, weights_enum = _TORCHVISION[version]
     options = _detection_options(
         min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
-        rpn_post_nms_top_n_train=rpn_post_nms_top_n_train, box_detections_per_img=box_detections_per_img,
-        box_score_thresh=box_score_thresh,
+        rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
+        rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
+        box_detections_per_img=box_detections_per_img, box_score_thresh=box_score_thresh,
     )
     options["rpn_anchor_generator"] = anchor_generator(anchor_sizes=anchor_sizes, aspect_ratios=aspect_ratios)
     file_state = None
@@ -173,6 +180,7 @@ def maskrcnn_r18(
     num_classes: int,
     in_channels: int = 3,
     backbone: str = "resnet18",
+    backbone_options: dict[str, Any] | None = None,
     pretrained: str | None = None,
     fpn_channels: int = 128,
     mask_head_convs: int = 2,
@@ -183,7 +191,10 @@ def maskrcnn_r18(
     anchor_sizes: Sequence[int] | None = None,
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
     box_batch_size_per_image: int = 64,
+    rpn_pre_nms_top_n_train: int = 2000,
     rpn_post_nms_top_n_train: int = 500,
+    rpn_pre_nms_top_n_test: int = 1000,
+    rpn_post_nms_top_n_test: int = 1000,
     box_detections_per_img: int = 100,
     box_score_thresh: float = 0.05,
 ) -> MaskRCNN:
@@ -192,27 +203,36 @@ def maskrcnn_r18(
     Args:
         num_classes: Classes including the background (class 0).
         in_channels: Must be 3.
-        backbone: ``"resnet18"`` or ``"resnet34"`` (torchvision's).
+        backbone: ``"resnet18"`` or ``"resnet34"``: torchvision's ResNet. Any other encoder name (a timm model
+            with stride-4 to stride-32 features, e.g. ``"resnet10t"``), or one of those two with
+            ``backbone_options``, is built by :func:`~pixelwise.models.encoders.create_encoder` (timm).
+        backbone_options: The encoder's own options, e.g. ``{"channels": [32, 64, 128, 256], "stem_width": 32}``:
+            a half-width ResNet, about 1.8x the training images/s of the full one on 128 px images.
         pretrained: ``None`` or the path of a state dict of this same model (e.g. another run's weights).
         fpn_channels: Width of the FPN and of the heads.
         mask_head_convs: 3x3 convolutions in the mask head before its upsampling (the paper: 4).
         box_head_size: Width of the box head's two fully connected layers (the paper and torchvision: 1024;
             on 128 px images they cost more than the backbone, and 256 learns as fast).
         norm: ``"group"`` (GroupNorm, 32 groups or fewer) or ``"batch"`` (BatchNorm) in the backbone, FPN and mask head.
-        min_size, max_size, anchor_sizes, aspect_ratios, box_batch_size_per_image, rpn_post_nms_top_n_train,
-        box_detections_per_img, box_score_thresh: As for ``maskrcnn`` (but 64 RoIs and 500 proposals per
+        min_size, max_size, anchor_sizes, aspect_ratios, box_batch_size_per_image, rpn_pre_nms_top_n_train,
+        rpn_post_nms_top_n_train, rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test, box_detections_per_img,
+        box_score_thresh: As for ``maskrcnn`` (but 64 RoIs and 500 proposals per
             training image by default).
     """
     _check_channels("maskrcnn_r18", in_channels)
-    if backbone not in SMALL_BACKBONES:
-        raise PixelwiseError(f"maskrcnn_r18 backbone {backbone!r} is not available; choose one of {', '.join(SMALL_BACKBONES)}")
     norm_layer = _norm(norm)
-    body = getattr(resnet, backbone)(weights=None, norm_layer=norm_layer)
-    stage_channels = [64, 128, 256, 512]
-    features = BackboneWithFPN(
-        body, return_layers={f"layer{i + 1}": str(i) for i in range(4)}, in_channels_list=stage_channels,
-        out_channels=fpn_channels, extra_blocks=LastLevelMaxPool(), norm_layer=norm_layer,
-    )
+    if backbone in SMALL_BACKBONES and not backbone_options:
+        body = getattr(resnet, backbone)(weights=None, norm_layer=norm_layer)
+        features = BackboneWithFPN(
+            body, return_layers={f"layer{i + 1}": str(i) for i in range(4)}, in_channels_list=[64, 128, 256, 512],
+            out_channels=fpn_channels, extra_blocks=LastLevelMaxPool(), norm_layer=norm_layer,
+        )
+    else:
+        options = dict(backbone_options or {})
+        if norm == "group":
+            options.setdefault("norm_layer", norm_layer)
+        features = EncoderFPN(create_encoder(backbone, options=options), out_channels=fpn_channels,
+                              norm_layer=norm_layer)
     anchors = anchor_generator(anchor_sizes=anchor_sizes, aspect_ratios=aspect_ratios)
     model = MaskRCNN(
         features,
@@ -224,8 +244,9 @@ def maskrcnn_r18(
         mask_predictor=MaskRCNNPredictor(fpn_channels, fpn_channels, num_classes),
         **_detection_options(
             min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
-            rpn_post_nms_top_n_train=rpn_post_nms_top_n_train, box_detections_per_img=box_detections_per_img,
-            box_score_thresh=box_score_thresh,
+            rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
+            rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
+            box_detections_per_img=box_detections_per_img, box_score_thresh=box_score_thresh,
         ),
     )
     if pretrained is not None:
@@ -233,9 +254,32 @@ def maskrcnn_r18(
     return model
 
 
+class EncoderFPN(nn.Module):
+    """A pixelwise encoder's stride-4 to stride-32 maps through a feature pyramid (P2-P5, plus P6 by max
+    pooling): the ``OrderedDict`` of maps and ``out_channels`` torchvision's detectors read.
+
+    Args:
+        encoder: Any :class:`~pixelwise.models.base.Encoder` with features at strides 4, 8, 16 and 32.
+        out_channels: Channels of every pyramid level.
+        norm_layer: Normalisation after the pyramid's convolutions (``None``: none).
+    """
+
+    def __init__(self, encoder: Encoder, *, out_channels: int, norm_layer=None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.levels = [feature_index(encoder.reductions, stride) for stride in (4, 8, 16, 32)]
+        self.fpn = FeaturePyramidNetwork([encoder.out_channels[i] for i in self.levels], out_channels,
+                                         extra_blocks=LastLevelMaxPool(), norm_layer=norm_layer)
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        features = self.encoder(x)
+        return self.fpn(OrderedDict((str(level), features[i]) for level, i in enumerate(self.levels)))
+
+
 def _norm(name: str):
     if name == "group":
-        return lambda channels: nn.GroupNorm(min(32, channels), channels)
+        return lambda channels, **factory: nn.GroupNorm(min(32, channels), channels, **factory)  # timm: device, dtype
     if name == "batch":
         return nn.BatchNorm2d
     raise PixelwiseError(f"norm {name!r} is not available; choose 'group' or 'batch'")

@@ -3,7 +3,11 @@
 The network goes through ONNX (dynamic batch, height and width) into OpenVINO's CPU plugin, which fuses
 and picks oneDNN kernels for the machine. ``openvino-int8`` quantises it post-training with NNCF:
 activation ranges measured on calibration images (:mod:`~pixelwise.inference.calibration`), weights per
-channel, the first and last layers and the softmax-free logits as NNCF's default preset leaves them.
+channel. Plain post-training quantisation moved 0.8% of the CamVid recipe model's val pixels to another
+class; so NNCF's accuracy control then measures, on the same calibration inputs, how often the int8
+network's argmax agrees with the fp32 one and puts the layers that cost the most agreement back in fp32
+until it is at least :data:`INT8_AGREEMENT` (measured: 99.18% -> 99.55% on CamVid val, 46 s of
+quantisation at one thread, and 1.84x instead of 2.3x eager's images/s at batch 1).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from torch import Tensor
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.inference.backends.registry import BackendRequest, register_backend
+
+INT8_AGREEMENT = 0.996
+"""The share of calibration pixels whose class the int8 network must give as the fp32 network does."""
 
 
 def _import(module: str):
@@ -51,7 +58,8 @@ class OpenVinoBackend:
         return torch.from_numpy(np.array(result[0]))  # (N, K, H, W), copied out of the request's buffer
 
 
-def _read(request: BackendRequest):
+def read_model(request: BackendRequest):
+    """The request's network as an ``openvino.Model`` (through ONNX)."""
     ov = _import("openvino")
     with request.onnx_file() as path:
         return ov.Core().read_model(str(path))
@@ -64,16 +72,41 @@ def _precision(request: BackendRequest) -> str:
 @register_backend("openvino")
 def openvino_backend(request: BackendRequest) -> OpenVinoBackend:
     """The network in OpenVINO's CPU plugin (fp32, or bf16 where ``precision`` resolves to it)."""
-    return OpenVinoBackend(_read(request), threads=torch.get_num_threads(), precision=_precision(request))
+    return OpenVinoBackend(read_model(request), threads=torch.get_num_threads(), precision=_precision(request))
 
 
 @register_backend("openvino-int8")
 def openvino_int8_backend(request: BackendRequest) -> OpenVinoBackend:
-    """The network quantised to int8 by NNCF's post-training quantisation on the calibration inputs."""
+    """The network quantised to int8 by NNCF on the calibration inputs, with argmax agreement with fp32
+    of at least :data:`INT8_AGREEMENT` on them."""
+    return OpenVinoBackend(quantize(read_model(request), [x.numpy() for x in request.calibration()], agreement=INT8_AGREEMENT),
+                           threads=torch.get_num_threads(), precision=_precision(request))
+
+
+def quantize(model, inputs: list[np.ndarray], *, agreement: float | None):
+    """``model`` (an ``openvino.Model``) with int8 weights and activations, ranges measured on ``inputs``
+    (normalised ``(n, C, h, w)`` batches).
+
+    Args:
+        model: The fp32 network.
+        inputs: Calibration batches.
+        agreement: Keep the layers whose quantisation costs the most argmax agreement with the fp32 network
+            (on ``inputs``) in fp32 until the agreement is at least this; ``None``: quantise every layer NNCF
+            can (the fastest network, whatever it gets wrong).
+    """
     nncf = _import("nncf")
-    model = _read(request)
-    inputs = [x.numpy() for x in request.calibration()]
     logging.getLogger("nncf").setLevel(logging.ERROR)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # progress bars
-        quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs))
-    return OpenVinoBackend(quantized, threads=torch.get_num_threads(), precision=_precision(request))
+        if agreement is None:
+            return nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs))
+        reference = OpenVinoBackend(model, threads=torch.get_num_threads(), precision="f32").compiled
+        items = [(x, np.asarray(reference(x)[0]).argmax(1)) for x in inputs]
+
+        def agreement_with_fp32(compiled, data) -> tuple[float, list[float]]:
+            shares = [float((np.asarray(compiled(x)[0]).argmax(1) == labels).mean()) for x, labels in data]
+            return float(np.mean(shares)), shares
+
+        return nncf.quantize_with_accuracy_control(
+            model, nncf.Dataset(inputs), nncf.Dataset(items, lambda item: item[0]), agreement_with_fp32,
+            max_drop=1.0 - agreement, subset_size=len(inputs),
+        )
