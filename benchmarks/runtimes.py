@@ -49,10 +49,17 @@ from models import describe_machine  # benchmarks/models.py (this folder is on s
 from speed import NETWORKS, reset_resident_peak, resident_peak, time_interleaved
 from torch import nn
 
-from pixelwise.inference.backends.registry import BackendRequest, create_backend
+from pixelwise.inference.backends.registry import (
+    BackendRequest,
+    create_backend,
+    list_backends,
+    register_backend,
+)
 from pixelwise.utils.hardware import autocast_dtype
 
 BACKENDS = ("torch", "compile", "onnxruntime", "openvino", "openvino-int8")
+EVERY_LAYER_INT8 = "openvino-int8-all"
+"""The CamVid model's extra contender: every layer in int8, no accuracy control (what it trades away)."""
 PEER = {"unet_r34": "smp", "deeplabv3_r50": "torchvision", "lraspp": "torchvision"}
 
 
@@ -86,11 +93,7 @@ def build(network: str, label: str, *, size: int) -> tuple[Callable[[torch.Tenso
     request = BackendRequest(network=model, in_channels=3, device=torch.device("cpu"), amp_dtype=fast,
                              calibration=random_inputs)  # fmt: skip
     if backend_name == "openvino-int8":  # every layer in int8: there is no agreement to control on random weights
-        from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize, read_model
-
-        inputs = [x.numpy() for x in random_inputs()]
-        backend = OpenVinoBackend(quantize(read_model(request), inputs, agreement=None), threads=torch.get_num_threads(),
-                                  precision="f32")  # fmt: skip
+        backend = _every_layer_int8(request)
     else:
         backend = create_backend(backend_name, request)
     precision = "int8" if backend_name.endswith("int8") else ("bf16" if fast else "fp32")
@@ -153,6 +156,14 @@ def fresh_memory(network: str, label: str, *, size: int) -> float | None:
     return float(done.stdout.split()[-1])
 
 
+def _every_layer_int8(request: BackendRequest):
+    from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize, read_model
+
+    inputs = [x.numpy() for x in request.calibration()]
+    return OpenVinoBackend(quantize(read_model(request), inputs, agreement=None), threads=torch.get_num_threads(),
+                           precision="f32")  # fmt: skip
+
+
 def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) -> tuple[dict[str, dict], int]:
     """The recipe's model file under each backend: images/s on val frames, val mIoU, agreement with eager fp32."""
     import pixelwise
@@ -162,7 +173,10 @@ def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) 
     data = create_dataset("camvid", root=root, split="val")
     frames = torch.stack([data[i][0] for i in range(max(batches))])  # (B, 3, 360, 480) uint8
     predictors, results = {}, {}
-    for name in ("fp32 reference", *BACKENDS):
+    contenders = (*BACKENDS, EVERY_LAYER_INT8)
+    if EVERY_LAYER_INT8 not in list_backends():
+        register_backend(EVERY_LAYER_INT8)(_every_layer_int8)
+    for name in ("fp32 reference", *contenders):
         start = time.perf_counter()
         if name == "fp32 reference":
             predictor = pixelwise.Predictor.from_file(path, backend="torch", precision="fp32")
@@ -174,7 +188,7 @@ def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) 
         results[name] = {"build_s": time.perf_counter() - start}
         log(f"camvid: built {name} in {results[name]['build_s']:.1f} s")
     for batch in batches:
-        steps = {name: lambda p=p, x=frames[:batch]: p.class_scores(x) for name, p in predictors.items() if name in BACKENDS}
+        steps = {name: lambda p=p, x=frames[:batch]: p.class_scores(x) for name, p in predictors.items() if name in contenders}
         for name, seconds in time_interleaved(steps, warmup=0, repeats=repeats, device=torch.device("cpu"),
                                               label=f"camvid b{batch}").items():  # fmt: skip
             results[name][f"b{batch}_img_s"] = batch / seconds

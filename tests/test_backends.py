@@ -86,6 +86,23 @@ def test_int8_accuracy_control_reaches_its_agreement_where_plain_quantisation_do
     assert plain < 0.999 <= controlled
 
 
+def test_int8_warns_when_accuracy_control_runs_out_of_layers(exported, monkeypatch):
+    ov = pytest.importorskip("openvino")
+    nncf = pytest.importorskip("nncf")
+    import logging
+
+    from pixelwise.inference.backends.openvino import quantize
+
+    def gives_up(model, calibration, validation, validate, **options):  # NNCF's words when nothing is left to revert
+        logging.getLogger("nncf").info("The algorithm could not achieve the required accuracy drop.")
+        return nncf.quantize(model, calibration, subset_size=6)
+
+    monkeypatch.setattr(nncf, "quantize_with_accuracy_control", gives_up)
+    inputs = [np.random.default_rng(i).standard_normal((2, 3, 32, 32)).astype(np.float32) for i in range(6)]
+    with pytest.warns(UserWarning, match=r"of the calibration pixels their fp32 class, short of 99\.9%"):
+        quantize(ov.Core().read_model(str(exported)), inputs, agreement=0.999)
+
+
 def test_calibration_records_what_the_strategy_feeds_the_network(tiny_run, images):
     spec = pixelwise.Predictor.from_file(tiny_run / "best.pt").spec
     inputs = network_inputs(spec=spec, strategy=Strategy(scale=0.5, flip=True), images=[images[0], images[1]])

@@ -80,8 +80,8 @@ class Predictor(ABC):
                 ``"torch"`` (eager), ``"compile"`` (``torch.compile``, frozen weights), ``"onnxruntime"``,
                 ``"openvino"``, ``"openvino-int8"``; ``"auto"``: eager for a ``.pt`` file, onnxruntime for an
                 ``.onnx`` one. See ``docs/inference.md`` for what each measured.
-            calibration: ``openvino-int8``: a folder of images to measure activation ranges on (default:
-                images from the training split the model file records).
+            calibration: ``openvino-int8``: a folder of images to measure activation ranges and check the
+                agreement with fp32 on (default: images from the training split the model file records).
         """
         from pixelwise.inference.load import load_predictor
 

@@ -12,6 +12,8 @@ Two builders, both torchvision's :class:`~torchvision.models.detection.MaskRCNN`
   GroupNorm everywhere (batches of 2-4 images make BatchNorm statistics noise, and a from-scratch
   network has no ImageNet statistics to freeze; He et al. 2019, "Rethinking ImageNet
   Pre-training", train detectors from scratch with GN), 128 FPN channels and a 2-layer mask head.
+  ``backbone`` may also be any pixelwise encoder (a timm name, ``backbone_options`` for its own options):
+  its stride-4 to stride-32 maps feed the same FPN (:class:`EncoderFPN`).
 
 Defaults for small datasets (what this file chose, and why):
 
