@@ -7,6 +7,11 @@ file; one CLI test exports on the fly from the ``.pt`` file as a user's ``--back
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -57,33 +62,59 @@ def test_compiled_network_gives_the_eager_logits(tiny_run, images):
     assert (predictor.class_scores(images) - _eager(tiny_run, images)).abs().max() < 1e-4
 
 
-def test_int8_is_quantised_and_keeps_the_classes(tiny_run, exported, images):
+def _in_fresh_python(code: str, **values: str) -> dict:
+    """Run ``code`` (``{name}`` fields filled from ``values``) in a new interpreter; return the JSON it prints.
+
+    NNCF's accuracy control, run inside the pytest process, was followed minutes later by a segfault in an
+    unrelated in-process training test (test_engine's kill-and-resume; not found: the ranking threads and a
+    garbage collection were ruled out), so the tests that run it keep it in a process of its own.
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code).format(**values)], capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_int8_is_quantised_and_keeps_the_classes(tiny_run, exported):
     pytest.importorskip("nncf")
-    scores = pixelwise.Predictor.from_file(exported, backend="openvino-int8").class_scores(images)
-    eager = _eager(tiny_run, images)
-    assert not torch.allclose(scores, eager, atol=1e-4)  # it really runs quantised ...
-    assert (scores.argmax(1) == eager.argmax(1)).float().mean() >= 0.95  # ... and still segments
+    result = _in_fresh_python("""
+        import json, torch, pixelwise
+        from pixelwise.data import create_dataset
+        data = create_dataset("shapes", split="val", size=32, length=4)
+        images = torch.stack([data[i][0] for i in range(4)])
+        scores = pixelwise.Predictor.from_file({exported!r}, backend="openvino-int8").class_scores(images)
+        eager = pixelwise.Predictor.from_file({model!r}, precision="fp32").class_scores(images)
+        agreement = (scores.argmax(1) == eager.argmax(1)).float().mean()
+        print(json.dumps({{"difference": float((scores - eager).abs().max()), "agreement": float(agreement)}}))
+    """, exported=str(exported), model=str(tiny_run / "best.pt"))
+    assert result["difference"] > 1e-4  # it really runs quantised ...
+    assert result["agreement"] >= 0.95  # ... and still segments
 
 
 def test_int8_accuracy_control_reaches_its_agreement_where_plain_quantisation_does_not(exported):
-    ov = pytest.importorskip("openvino")
+    pytest.importorskip("openvino")
     pytest.importorskip("nncf")
-    from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize
+    result = _in_fresh_python("""
+        import json
+        import numpy as np, openvino as ov
+        from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize
 
-    rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal((2, 3, 32, 32)).astype(np.float32) for _ in range(6)]
+        rng = np.random.default_rng(0)
+        inputs = [rng.standard_normal((2, 3, 32, 32)).astype(np.float32) for _ in range(6)]
 
-    def classes(model) -> list[np.ndarray]:
-        compiled = OpenVinoBackend(model, threads=1, precision="f32").compiled
-        return [np.asarray(compiled(x)[0]).argmax(1) for x in inputs]
+        def classes(model):
+            compiled = OpenVinoBackend(model, threads=1, precision="f32").compiled
+            return [np.asarray(compiled(x)[0]).argmax(1) for x in inputs]
 
-    def agreement(model) -> float:
-        return float(np.mean([(a == b).mean() for a, b in zip(classes(model), fp32, strict=True)]))
+        def agreement(model):
+            return float(np.mean([(a == b).mean() for a, b in zip(classes(model), fp32)]))
 
-    fp32 = classes(ov.Core().read_model(str(exported)))
-    plain = agreement(quantize(ov.Core().read_model(str(exported)), inputs, agreement=None))
-    controlled = agreement(quantize(ov.Core().read_model(str(exported)), inputs, agreement=0.999))
-    assert plain < 0.999 <= controlled
+        fp32 = classes(ov.Core().read_model({exported!r}))
+        plain = agreement(quantize(ov.Core().read_model({exported!r}), inputs, agreement=None))
+        controlled = agreement(quantize(ov.Core().read_model({exported!r}), inputs, agreement=0.999))
+        print(json.dumps({{"plain": plain, "controlled": controlled}}))
+    """, exported=str(exported))
+    assert result["plain"] < 0.999 <= result["controlled"]
 
 
 def test_int8_warns_when_accuracy_control_runs_out_of_layers(exported, monkeypatch):
