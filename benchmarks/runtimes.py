@@ -160,8 +160,9 @@ def _every_layer_int8(request: BackendRequest):
     from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize, read_model
 
     inputs = [x.numpy() for x in request.calibration()]
+    precision = "bf16" if request.amp_dtype == torch.bfloat16 else "f32"  # as openvino-int8's fp32 layers run
     return OpenVinoBackend(quantize(read_model(request), inputs, agreement=None), threads=torch.get_num_threads(),
-                           precision="f32")  # fmt: skip
+                           precision=precision)
 
 
 def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) -> tuple[dict[str, dict], int]:

@@ -77,11 +77,6 @@ def anchor_generator(*, anchor_sizes: Sequence[int] | None, aspect_ratios: Seque
     return AnchorGenerator(sizes=tuple((int(s),) for s in anchor_sizes), aspect_ratios=(tuple(aspect_ratios),) * 5)
 
 
-def _detection_options(**options: Any) -> dict[str, Any]:
-    """The keyword arguments of torchvision's ``MaskRCNN`` that both builders expose under its own names."""
-    return dict(options)
-
-
 def replace_predictors(model: MaskRCNN, *, num_classes: int) -> MaskRCNN:
     """New box and mask predictors for ``num_classes`` (background included), keeping everything else."""
     heads = model.roi_heads
@@ -145,7 +140,7 @@ def maskrcnn(
     if version not in _TORCHVISION:
         raise PixelwiseError(f"maskrcnn version {version!r} does not exist; choose 1 or 2")
     builder, weights_enum = _TORCHVISION[version]
-    options = _detection_options(
+    options: dict[str, Any] = dict(  # torchvision's MaskRCNN keywords, under its own names
         min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
         rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
         rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
@@ -244,12 +239,10 @@ def maskrcnn_r18(
         box_predictor=FastRCNNPredictor(box_head_size, num_classes),
         mask_head=MaskRCNNHeads(fpn_channels, [fpn_channels] * mask_head_convs, 1, norm_layer=norm_layer),
         mask_predictor=MaskRCNNPredictor(fpn_channels, fpn_channels, num_classes),
-        **_detection_options(
-            min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
-            rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
-            rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
-            box_detections_per_img=box_detections_per_img, box_score_thresh=box_score_thresh,
-        ),
+        min_size=min_size, max_size=max_size, box_batch_size_per_image=box_batch_size_per_image,
+        rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
+        rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
+        box_detections_per_img=box_detections_per_img, box_score_thresh=box_score_thresh,
     )
     if pretrained is not None:
         _load(model, read_state_dict(weights_file(pretrained)), what=pretrained)
