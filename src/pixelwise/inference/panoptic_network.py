@@ -67,13 +67,16 @@ class PanopticNetworkPredictor(Predictor):
         height, width = image.shape[-2:]
         scores = torch.zeros(self.labels.num_classes, height, width)  # (K, H, W) weighted logits
         weight = torch.zeros(height, width)
+        gaussians: dict[tuple[int, int], Tensor] = {}  # one weight map per window size (all but tiny images: one)
 
         def detect(crops: list[Tensor], origins: list[tuple[int, int]]) -> list[Detections]:
             found = []
             for (y, x), output in zip(origins, self._forward(crops), strict=True):
                 logits = output["semantic"].float().cpu()  # (K, h, w)
                 h, w = logits.shape[-2:]
-                gaussian = importance_map((h, w), blend="gaussian")
+                if (h, w) not in gaussians:
+                    gaussians[(h, w)] = importance_map((h, w), blend="gaussian")
+                gaussian = gaussians[(h, w)]
                 scores[:, y : y + h, x : x + w] += logits * gaussian
                 weight[y : y + h, x : x + w] += gaussian
                 instances = NetworkInstances(output)
