@@ -57,6 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from pixelwise.data import create_dataset
 from pixelwise.data.transforms import train_transform
+from pixelwise.engine.builders import build_optimizer
 from pixelwise.engine.config import TrainConfig
 from pixelwise.inference.backends.torch import autocast, prepare_for_inference
 from pixelwise.metrics import ConfusionMatrix
@@ -240,7 +241,8 @@ def make_step(model: nn.Module, contender: Contender, *, mode: Mode, device: tor
     """One pass of ``mode`` on fixed random data, with the contender's precision and memory layout.
 
     The training step is the engine's (``pixelwise.engine.loop``): forward under autocast, cross-entropy
-    on fp32 logits, backward, AdamW. No gradient scaler: fp16 (GPUs without bf16) is timed, not trained.
+    on fp32 logits, backward, AdamW (pixelwise: the engine's, with PyTorch's fused update; the peers:
+    ``torch.optim.AdamW`` as their documentation builds it). No gradient scaler: fp16 (GPUs without bf16) is timed, not trained.
     """
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(mode.batch, 3, mode.size, mode.size, generator=generator).to(device)  # (N, 3, H, W)
@@ -259,7 +261,10 @@ def make_step(model: nn.Module, contender: Contender, *, mode: Mode, device: tor
     masks = torch.randint(0, NUM_CLASSES, (mode.batch, mode.size, mode.size), generator=generator)  # (N, H, W)
     masks[torch.rand(masks.shape, generator=generator) < 0.05] = IGNORE_INDEX
     masks = masks.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    if contender.library == "pixelwise":  # the engine's optimizer: AdamW with PyTorch's fused update
+        optimizer = build_optimizer(TrainConfig(dataset="shapes", model="unet", lr=1e-3), model)
+    else:  # what the peers' documentation and training scripts build
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def train() -> None:
         model.train()

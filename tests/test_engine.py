@@ -213,6 +213,32 @@ def test_class_weights_from_the_training_masks(tmp_path):
     torch.testing.assert_close(build_criterion(listed, train_set).class_weights, torch.tensor([1.0, 2.0, 3.0, 4.0]))
 
 
+@pytest.mark.parametrize("name", ["adamw", "sgd"])
+def test_optimizer_is_fused_on_cpu_and_updates_like_the_loop(name):
+    from pixelwise.engine.builders import build_optimizer
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    reference = pickle.loads(pickle.dumps(model))
+    config = TrainConfig(dataset="shapes", model="unet", optimizer=name, lr=0.1, weight_decay=0.5)
+    optimizer = build_optimizer(config, model)
+    assert all(group["fused"] for group in optimizer.param_groups)
+    decayed = {id(p) for p in optimizer.param_groups[0]["params"]}
+    assert decayed == {id(model[0].weight)}  # biases and BatchNorm's parameters are not decayed
+    loop_type = torch.optim.SGD if name == "sgd" else torch.optim.AdamW
+    extra = {"momentum": config.momentum} if name == "sgd" else {}
+    loop = loop_type([{"params": [reference[0].weight], "weight_decay": 0.5},
+                      {"params": [reference[0].bias, *reference[1].parameters()], "weight_decay": 0.0}],
+                     lr=0.1, foreach=False, **extra)
+    for _ in range(3):
+        for net, opt in ((model, optimizer), (reference, loop)):
+            opt.zero_grad()
+            net(torch.ones(2, 3, 5, 5)).square().mean().backward()
+            opt.step()
+    for fused_parameter, loop_parameter in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(fused_parameter, loop_parameter)
+
+
 def test_lr_schedules():
     assert lr_factor(0.0, schedule="poly") == 1.0
     assert lr_factor(0.5, schedule="poly", power=1.0) == pytest.approx(0.5)

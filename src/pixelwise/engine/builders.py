@@ -22,6 +22,8 @@ from pixelwise.tasks.base import TASKS, Task
 
 MEDIAN_FREQUENCY_POWERS = dict(zip(CLASS_WEIGHTINGS, (1.0, 0.5), strict=True))
 """The power applied to SegNet's median-frequency weights for each named weighting (validated by the config)."""
+FUSED_DEVICES = ("cpu", "cuda")
+"""Devices whose parameters the optimizer updates with PyTorch's fused kernels."""
 
 
 def build_datasets(config: TrainConfig) -> tuple[SegmentationDataset, SegmentationDataset | None]:
@@ -215,12 +217,19 @@ def build_criterion(config: TrainConfig, train_set: SegmentationDataset) -> nn.M
 
 
 def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """AdamW or SGD; no weight decay on biases and normalisation parameters."""
+    """AdamW or SGD; no weight decay on biases and normalisation parameters.
+
+    The update is PyTorch's fused kernel (one pass over all parameters) where every parameter is a float
+    tensor on a CPU or CUDA device; PyTorch's own CPU default is a Python loop over the tensors. Measured on
+    a 2-core AVX2 EPYC: an AdamW step over U-Net R34's 24 M parameters 0.096 s -> 0.019 s, DeepLabV3 R50's
+    39 M 0.147 s -> 0.031 s; the instance demo's Mask R-CNN trains ~1.15x the images/s.
+    """
     decay, no_decay = [], []
     for parameter in model.parameters():
         if parameter.requires_grad:
             (no_decay if parameter.ndim <= 1 else decay).append(parameter)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in decay + no_decay) or None
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-    return torch.optim.AdamW(groups, lr=config.lr)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, fused=fused)
+    return torch.optim.AdamW(groups, lr=config.lr, fused=fused)
