@@ -72,9 +72,10 @@ def instance_demo_config(*, out: str | Path, epochs: int = 20, train_images: int
     and a step ran ~20% faster; the narrow box head and 32 RoIs per image (torchvision: 1024 and 512) took
     another ~28% off a step (2.4 -> 3.3 images/s), since on 128 px images the box head's matrices cost more
     than the backbone. At most 4 objects per image need few proposals: 300 per level before NMS and 100 kept
-    at test time (torchvision: 2000 and 1000) ran training 1.2x and evaluation 2x faster. This recipe: val
-    mask AP 0.36 / 0.59 / 0.67 / 0.69 / 0.70 after epochs 4 / 8 / 12 / 16 / 20 (box AP 0.75), 28 minutes on
-    one thread with the other core busy; ``docs/instance.md`` has the whole story.
+    at test time (torchvision: 2000 and 1000) ran training 1.2x and evaluation 2x faster. This recipe,
+    2026-12-08, two threads on the otherwise quiet machine: val mask AP 0.34 / 0.58 / 0.65 / 0.69 / 0.70 after
+    epochs 4 / 8 / 12 / 16 / 20 (box AP 0.75); the final evaluation's mask AP 0.697; 17.9 minutes in all.
+    ``docs/instance.md`` has the whole story.
     """
     return TrainConfig(
         dataset="shapes",
