@@ -103,3 +103,29 @@ def test_a_panoptic_file_predicts_in_windows(tmp_path):
     wide = pixelwise.Predictor.from_file(tmp_path / "m", window=64, overlap=0.5)(torch.randint(0, 256, (3, 64, 150), dtype=torch.uint8))
     assert wide.segments.shape == (64, 150)
     assert {s["id"] for s in wide.segments_info} == set(wide.segments.unique().tolist()) - {0}
+
+
+def test_panoptic_windows_blend_in_bands_exactly_as_over_the_whole_image():
+    from pixelwise.inference.panoptic_network import BandedClassMap
+    from pixelwise.inference.sliding import importance_map, window_starts
+
+    torch.manual_seed(0)
+    height, width, classes, window = 150, 110, 5, (48, 40)
+    origins = [(y, x) for y in window_starts(length=height, window=window[0], stride=20)
+               for x in window_starts(length=width, window=window[1], stride=24)]  # fmt: skip
+    logits = {origin: torch.randn(classes, *window) for origin in origins}
+    sums, norm = torch.zeros(classes, height, width), torch.zeros(height, width)  # the whole-image accumulation
+    gaussian = importance_map(window, blend="gaussian")
+    banded = BandedClassMap(height=height, width=width, num_classes=classes)
+    for (y, x), values in logits.items():
+        sums[:, y : y + window[0], x : x + window[1]] += values * gaussian
+        norm[y : y + window[0], x : x + window[1]] += gaussian
+        banded.add(values, y=y, x=x)
+    assert len({y for y, _ in origins}) > 3  # several rows of windows, so rows are finished along the way
+    assert torch.equal(banded.finish().long(), (sums / norm).argmax(0))
+    assert banded.peak_rows == window[0]  # one window's height of logits, not the image's 150 rows
+    late = BandedClassMap(height=height, width=width, num_classes=classes)
+    late.add(logits[origins[0]], y=0, x=0)
+    late.add(logits[origins[-1]], y=origins[-1][0], x=origins[-1][1])
+    with pytest.raises(ValueError, match="row order"):
+        late.add(logits[origins[1]], y=0, x=origins[1][1])

@@ -13,7 +13,7 @@ from pixelwise.inference.instance_windows import Detections, detect_in_windows
 from pixelwise.inference.panoptic_fusion import fuse_panoptic
 from pixelwise.inference.prediction import PanopticPrediction
 from pixelwise.inference.predictor import Predictor
-from pixelwise.inference.sliding import importance_map
+from pixelwise.inference.sliding import importance_map, label_dtype
 from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH, Strategy
 from pixelwise.modelfile.spec import ModelSpec
 from pixelwise.tasks.panoptic import NetworkInstances
@@ -65,20 +65,12 @@ class PanopticNetworkPredictor(Predictor):
     def _windowed(self, image: Tensor) -> tuple[Tensor, Detections]:
         """The blended semantic class map ``(H, W)`` and the merged detections of one image's windows."""
         height, width = image.shape[-2:]
-        scores = torch.zeros(self.labels.num_classes, height, width)  # (K, H, W) weighted logits
-        weight = torch.zeros(height, width)
-        gaussians: dict[tuple[int, int], Tensor] = {}  # one weight map per window size (all but tiny images: one)
+        classes = BandedClassMap(height=height, width=width, num_classes=self.labels.num_classes)
 
         def detect(crops: list[Tensor], origins: list[tuple[int, int]]) -> list[Detections]:
             found = []
             for (y, x), output in zip(origins, self._forward(crops), strict=True):
-                logits = output["semantic"].float().cpu()  # (K, h, w)
-                h, w = logits.shape[-2:]
-                if (h, w) not in gaussians:
-                    gaussians[(h, w)] = importance_map((h, w), blend="gaussian")
-                gaussian = gaussians[(h, w)]
-                scores[:, y : y + h, x : x + w] += logits * gaussian
-                weight[y : y + h, x : x + w] += gaussian
+                classes.add(output["semantic"].float().cpu(), y=y, x=x)
                 instances = NetworkInstances(output)
                 found.append(Detections(boxes=instances.boxes.float(), labels=instances.labels, scores=instances.scores,
                                         masks=instances.masks))  # fmt: skip
@@ -86,4 +78,55 @@ class PanopticNetworkPredictor(Predictor):
 
         merged = detect_in_windows(image, detect, window=self.windows.window, overlap=self.windows.overlap,
                                    window_batch=self.windows.window_batch)  # fmt: skip
-        return (scores / weight).argmax(0), merged
+        return classes.finish(), merged
+
+
+class BandedClassMap:
+    """The class map of Gaussian-blended window logits that arrive in row order (window tops never go up).
+
+    Rows above the newest window's top get no more windows, so they are turned into classes and dropped:
+    the float logits held are a band of about one window's height, ``(K, window height, W)``, never the
+    whole image's ``(K, H, W)``. The class map itself is one byte per pixel up to 256 classes.
+    """
+
+    def __init__(self, *, height: int, width: int, num_classes: int) -> None:
+        self.labels = torch.empty(height, width, dtype=label_dtype(num_classes))
+        self.top = 0  # the image row held in sums[:, 0]
+        self.last_top = 0  # the newest window's top row
+        self.sums = torch.zeros(num_classes, 0, width)  # (K, rows, W) weighted logits
+        self.norm = torch.zeros(0, width)  # (rows, W) summed weights
+        self.gaussians: dict[tuple[int, int], Tensor] = {}  # one weight map per window size
+        self.peak_rows = 0
+
+    def add(self, logits: Tensor, *, y: int, x: int) -> None:
+        """Blend one window's logits ``(K, h, w)``, whose top-left pixel is image pixel ``(y, x)``."""
+        if y < self.last_top:
+            raise ValueError(f"windows must come in row order: one at row {y} after one at row {self.last_top}")
+        self.last_top = y
+        self._finish_rows(y)
+        h, w = logits.shape[-2:]
+        missing = y + h - self.top - self.sums.shape[1]
+        if missing > 0:
+            self.sums = torch.cat([self.sums, self.sums.new_zeros(self.sums.shape[0], missing, self.sums.shape[2])], 1)
+            self.norm = torch.cat([self.norm, self.norm.new_zeros(missing, self.norm.shape[1])])
+        self.peak_rows = max(self.peak_rows, self.sums.shape[1])
+        if (h, w) not in self.gaussians:
+            self.gaussians[(h, w)] = importance_map((h, w), blend="gaussian")
+        gaussian = self.gaussians[(h, w)]
+        rows = slice(y - self.top, y - self.top + h)
+        self.sums[:, rows, x : x + w] += logits * gaussian
+        self.norm[rows, x : x + w] += gaussian
+
+    def finish(self) -> Tensor:
+        """The whole class map ``(H, W)``, once every window has been added."""
+        self._finish_rows(self.top + self.sums.shape[1])
+        return self.labels
+
+    def _finish_rows(self, stop: int) -> None:
+        """Turn the held rows above image row ``stop`` into classes and drop their logits."""
+        count = min(stop, self.top + self.sums.shape[1]) - self.top
+        if count <= 0:
+            return
+        self.labels[self.top : self.top + count] = (self.sums[:, :count] / self.norm[:count]).argmax(0).to(self.labels.dtype)
+        self.sums, self.norm = self.sums[:, count:].clone(), self.norm[count:].clone()
+        self.top += count
