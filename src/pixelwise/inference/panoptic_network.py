@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from pixelwise.inference.backends.torch import autocast
 from pixelwise.inference.instance_windows import Detections, detect_in_windows
-from pixelwise.inference.panoptic_fusion import fuse_panoptic
+from pixelwise.inference.panoptic_fusion import SCORE_THRESHOLD, fuse_panoptic
 from pixelwise.inference.prediction import PanopticPrediction
 from pixelwise.inference.predictor import Predictor
 from pixelwise.inference.sliding import importance_map, label_dtype
@@ -30,8 +30,8 @@ class PanopticNetworkPredictor(Predictor):
         amp_dtype: Autocast dtype (``None``: fp32).
         window, overlap, window_batch: Run the network on overlapping windows of this ``(height, width)``:
             the semantic logits are blended with a Gaussian weight as for semantic models, the detections
-            merged per object as for instance models (:mod:`~pixelwise.inference.instance_windows`), then
-            fused; ``None``: the whole image at once.
+            merged per object as for instance models (:mod:`~pixelwise.inference.instance_windows`; those under
+            the fusion's score threshold dropped first), then fused; ``None``: the whole image at once.
     """
 
     task: ClassVar[str] = "panoptic"
@@ -72,8 +72,9 @@ class PanopticNetworkPredictor(Predictor):
             for (y, x), output in zip(origins, self._forward(crops), strict=True):
                 classes.add(output["semantic"].float().cpu(), y=y, x=x)
                 instances = NetworkInstances(output)
-                found.append(Detections(boxes=instances.boxes.float(), labels=instances.labels, scores=instances.scores,
-                                        masks=instances.masks))  # fmt: skip
+                keep = instances.scores >= SCORE_THRESHOLD  # what the fusion would drop never takes part in the merge
+                found.append(Detections(boxes=instances.boxes[keep].float(), labels=instances.labels[keep],
+                                        scores=instances.scores[keep], masks=instances.masks[keep]))  # fmt: skip
             return found
 
         merged = detect_in_windows(image, detect, window=self.windows.window, overlap=self.windows.overlap,
