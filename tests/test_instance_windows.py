@@ -129,3 +129,37 @@ def test_panoptic_windows_blend_in_bands_exactly_as_over_the_whole_image():
     late.add(logits[origins[-1]], y=origins[-1][0], x=origins[-1][1])
     with pytest.raises(ValueError, match="row order"):
         late.add(logits[origins[1]], y=0, x=origins[1][1])
+
+
+def test_panoptic_windows_merge_only_detections_the_fusion_would_use(tmp_path, monkeypatch):
+    import pixelwise
+    from pixelwise.inference import panoptic_network
+    from pixelwise.inference.panoptic_fusion import SCORE_THRESHOLD
+    from pixelwise.modelfile import save_pretrained
+    from pixelwise.modelfile.spec import spec_for_model
+
+    torch.manual_seed(0)
+    model = pixelwise.create_model("panoptic_fpn", num_classes=5, things=[2, 4], fpn_channels=32, semantic_channels=16,
+                                   mask_head_convs=1, min_size=64, max_size=64)  # fmt: skip
+    save_pretrained(model, tmp_path / "m", spec=spec_for_model(model, class_names=list("abcde"), ignore_index=None, things=[2, 4]))
+    raw, merged = [], []  # each window's scores from the network; each window's detections given to the merge
+    network_instances, merge = panoptic_network.NetworkInstances, panoptic_network.detect_in_windows
+
+    def recorded_instances(output):
+        raw.append(output["scores"])
+        return network_instances(output)
+
+    def recorded_merge(image, detect, **options):
+        def recorded_detect(crops, origins):
+            found = detect(crops, origins)
+            merged.extend(found)
+            return found
+
+        return merge(image, recorded_detect, **options)
+
+    monkeypatch.setattr(panoptic_network, "NetworkInstances", recorded_instances)
+    monkeypatch.setattr(panoptic_network, "detect_in_windows", recorded_merge)
+    pixelwise.Predictor.from_file(tmp_path / "m", window=64, overlap=0.5)(torch.randint(0, 256, (3, 64, 150), dtype=torch.uint8))
+    assert (torch.cat(raw) < SCORE_THRESHOLD).any()  # the random network does give low scores ...
+    assert all(bool((d.scores >= SCORE_THRESHOLD).all()) for d in merged)  # ... and none of them reach the merge
+    assert len(merged) == len(raw)  # one Detections per window
