@@ -218,8 +218,8 @@ def test_optimizer_is_fused_on_cpu_and_updates_like_the_loop(name):
     from pixelwise.engine.builders import build_optimizer
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-    reference = pickle.loads(pickle.dumps(model))
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).to(memory_format=torch.channels_last)
+    reference = pickle.loads(pickle.dumps(model))  # the engine trains channels_last weights; the fused kernel must too
     config = TrainConfig(dataset="shapes", model="unet", optimizer=name, lr=0.1, weight_decay=0.5)
     optimizer = build_optimizer(config, model)
     assert all(group["fused"] for group in optimizer.param_groups)
