@@ -239,6 +239,26 @@ def test_optimizer_is_fused_on_cpu_and_updates_like_the_loop(name):
         torch.testing.assert_close(fused_parameter, loop_parameter)
 
 
+def test_a_resumed_run_keeps_this_machines_fused_optimizer(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(tiny_config(run, epochs=1))
+    saved = torch.load(run / "last.pt", weights_only=False)
+    assert all(group["fused"] for group in saved["training"]["optimizer"]["param_groups"])
+    for group in saved["training"]["optimizer"]["param_groups"]:
+        group["fused"] = None  # as written before the fused update, or on a device without fused kernels
+    torch.save(saved, run / "last.pt")
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append([group["fused"] for group in self.param_groups])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    train(tiny_config(run, epochs=2, resume=True))
+    assert seen and all(all(fused) for fused in seen)
+
+
 def test_lr_schedules():
     assert lr_factor(0.0, schedule="poly") == 1.0
     assert lr_factor(0.5, schedule="poly", power=1.0) == pytest.approx(0.5)

@@ -160,7 +160,10 @@ def _train(config: TrainConfig, group, device: torch.device, *, model, train_set
                 f"{out / 'last.pt'} holds weights of another network than this config builds "
                 f"({str(error).splitlines()[0]}); resume with the run's own config.yaml (--config {out / 'config.yaml'})"
             ) from None
+        fused = [param_group["fused"] for param_group in optimizer.param_groups]
         optimizer.load_state_dict(checkpoint.training["optimizer"])
+        for param_group, value in zip(optimizer.param_groups, fused, strict=True):
+            param_group["fused"] = value  # this machine's choice (build_optimizer), not the saving one's
         if checkpoint.training.get("scaler"):
             scaler.load_state_dict(checkpoint.training["scaler"])
         extra = dict(checkpoint.training["extra"])
