@@ -157,12 +157,9 @@ def fresh_memory(network: str, label: str, *, size: int) -> float | None:
 
 
 def _every_layer_int8(request: BackendRequest):
-    from pixelwise.inference.backends.openvino import OpenVinoBackend, quantize, read_model
+    from pixelwise.inference.backends.openvino import int8_backend
 
-    inputs = [x.numpy() for x in request.calibration()]
-    precision = "bf16" if request.amp_dtype == torch.bfloat16 else "f32"  # as openvino-int8's fp32 layers run
-    return OpenVinoBackend(quantize(read_model(request), inputs, agreement=None), threads=torch.get_num_threads(),
-                           precision=precision)
+    return int8_backend(request, agreement=None)  # openvino-int8 without accuracy control
 
 
 def benchmark_camvid(path: str, *, root: str, batches: list[int], repeats: int) -> tuple[dict[str, dict], int]:

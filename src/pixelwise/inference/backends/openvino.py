@@ -81,8 +81,14 @@ def openvino_backend(request: BackendRequest) -> OpenVinoBackend:
 def openvino_int8_backend(request: BackendRequest) -> OpenVinoBackend:
     """The network quantised to int8 by NNCF on the calibration inputs, with argmax agreement with fp32
     of at least :data:`INT8_AGREEMENT` on them."""
-    return OpenVinoBackend(quantize(read_model(request), [x.numpy() for x in request.calibration()], agreement=INT8_AGREEMENT),
-                           threads=torch.get_num_threads(), precision=_precision(request))
+    return int8_backend(request, agreement=INT8_AGREEMENT)
+
+
+def int8_backend(request: BackendRequest, *, agreement: float | None) -> OpenVinoBackend:
+    """The request's network quantised on its calibration inputs (``agreement``: as for :func:`quantize`),
+    its remaining fp32 layers in the request's precision."""
+    model = quantize(read_model(request), [x.numpy() for x in request.calibration()], agreement=agreement)
+    return OpenVinoBackend(model, threads=torch.get_num_threads(), precision=_precision(request))
 
 
 def quantize(model, inputs: list[np.ndarray], *, agreement: float | None):
