@@ -62,6 +62,13 @@ def test_rle_round_trip_matches_pycocotools(shape):
     np.testing.assert_allclose(rle_to_box(rles, fmt="xywh"), mask_api.toBbox(reference_rles(masks)))
 
 
+def test_area_of_more_rles_than_pycocotools_counts_in_a_byte():
+    masks = np.zeros((300, 6, 5), bool)
+    for k in range(300):
+        masks[k].flat[: k % 31] = True
+    np.testing.assert_array_equal(rle_area(encode_masks(masks)), masks.reshape(300, -1).sum(1))
+
+
 def test_rle_single_mask_boxes_and_other_forms():
     mask = np.zeros((6, 8), bool)
     mask[1:3, 2:7] = True

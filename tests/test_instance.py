@@ -113,6 +113,22 @@ def test_a_run_of_this_model_loads_as_pretrained_weights(tmp_path):
         torch.testing.assert_close(again.state_dict()[key], value)
 
 
+def test_roi_align_and_nms_compute_in_fp32_under_cpu_autocast():
+    """Mask R-CNN under CPU bf16 autocast relies on torchvision's autocast kernels for its two detection ops
+    (they cast to fp32, compute, and cast back); without them RoIAlign would pool bf16 features."""
+    from torchvision.ops import roi_align
+
+    for op in ("torchvision::roi_align", "torchvision::nms"):
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(op, "AutocastCPU"), op
+    features = torch.randn(1, 2, 16, 16).to(torch.bfloat16)
+    boxes = torch.tensor([[0, 1.3, 2.1, 11.7, 9.2]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pooled = roi_align(features, boxes, output_size=3, sampling_ratio=2)
+    expected = roi_align(features.float(), boxes, output_size=3, sampling_ratio=2)  # fp32 maths on the same inputs
+    assert pooled.dtype == torch.bfloat16
+    assert torch.equal(pooled, expected.to(torch.bfloat16))
+
+
 def test_crowd_regions_are_left_out_of_training_targets():
     target = without_crowd(one_target())
     assert target["labels"].tolist() == [1] and target["masks"].shape[0] == 1 and target["boxes"].shape == (1, 4)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pixelwise.inference.instance_windows import Detections, detect_in_windows
+from pixelwise.inference.mask_crops import MaskCrops
 
 ndimage = pytest.importorskip("scipy.ndimage")
 
@@ -24,7 +25,7 @@ def regions(crops: list[torch.Tensor], origins=()) -> list[Detections]:
             ys, xs = torch.nonzero(mask, as_tuple=True)
             boxes.append(torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=torch.float32))
         found.append(Detections(boxes=torch.stack(boxes) if boxes else torch.zeros(0, 4), labels=torch.ones(count, dtype=torch.int64),
-                                scores=torch.linspace(0.9, 0.5, count), masks=masks))  # fmt: skip
+                                scores=torch.linspace(0.9, 0.5, count), masks=MaskCrops.from_masks(masks)))  # fmt: skip
     return found
 
 
@@ -39,7 +40,7 @@ def test_an_object_inside_the_overlap_is_found_once():
     image = image_with((20, 45, 30, 55))  # windows 0-59 and 40-99 both hold it whole
     found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=2)
     assert len(found.scores) == 1
-    assert torch.equal(found.masks[0], image[0] > 0)
+    assert torch.equal(found.masks.full()[0], image[0] > 0)
     assert found.boxes[0].tolist() == [45, 20, 55, 30]
 
 
@@ -47,7 +48,7 @@ def test_an_object_larger_than_the_overlap_is_put_back_together():
     image = image_with((10, 10, 50, 90))  # cut by the right border of window 1 and the left border of window 2
     found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=1)
     assert len(found.scores) == 1
-    assert torch.equal(found.masks[0], image[0] > 0)
+    assert torch.equal(found.masks.full()[0], image[0] > 0)
     assert found.boxes[0].tolist() == [10, 10, 90, 50]
 
 
@@ -61,15 +62,18 @@ def test_distinct_objects_stay_distinct():
     image = image_with((5, 5, 15, 15), (20, 45, 30, 55), (40, 80, 55, 95))
     found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=2)
     assert len(found.scores) == 3
-    assert torch.equal(found.masks.any(0), image[0] > 0)
-    assert (found.masks.sum(0) <= 1).all()  # no pixel claimed twice
+    masks = found.masks.full()
+    assert torch.equal(masks.any(0), image[0] > 0)
+    assert (masks.sum(0) <= 1).all()  # no pixel claimed twice
+    # each merged mask is held as its object's rectangle, not as an image-sized plane
+    assert sorted(found.masks.rects) == [(5, 5, 15, 15), (20, 45, 30, 55), (40, 80, 55, 95)]
 
 
 def test_one_window_over_the_whole_image_is_the_whole_image_pass():
     image = image_with((5, 5, 15, 15), (20, 45, 30, 55))
     windowed = detect_in_windows(image, regions, window=(512, 512), overlap=0.5, window_batch=4)
     (whole,) = regions([image])
-    assert torch.equal(windowed.masks, whole.masks) and torch.equal(windowed.boxes, whole.boxes)
+    assert torch.equal(windowed.masks.full(), whole.masks.full()) and torch.equal(windowed.boxes, whole.boxes)
 
 
 def test_a_mask_rcnn_file_predicts_in_windows(tmp_path):

@@ -68,7 +68,7 @@ def write_instance_evaluation(evaluation: InstanceEvaluation, panels: list, *, o
             crowd = target["iscrowd"] == 0
             truth = draw_instances(image, masks=target["masks"][crowd].bool(), boxes=target["boxes"][crowd],
                                    labels=target["labels"][crowd], scores=None, class_names=prediction.class_names)
-            predicted = draw_instances(image, masks=prediction.masks, boxes=prediction.boxes, labels=prediction.labels,
+            predicted = draw_instances(image, masks=prediction.crops, boxes=prediction.boxes, labels=prediction.labels,
                                        scores=prediction.scores, class_names=prediction.class_names)
             rows.append((truth, predicted))
         _save_panels(rows, out / "panels.png")

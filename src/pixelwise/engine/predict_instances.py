@@ -40,7 +40,7 @@ class InstanceWriter:
         height, width = image.shape[-2:]
         self.images.append({"id": image_id, "file_name": str(source), "width": int(width), "height": int(height)})
         self.results += prediction.to_coco(image_id=image_id, category_ids=self.category_ids)
-        drawn = draw_instances(image, masks=prediction.masks, boxes=prediction.boxes, labels=prediction.labels,
+        drawn = draw_instances(image, masks=prediction.crops, boxes=prediction.boxes, labels=prediction.labels,
                                scores=prediction.scores, class_names=prediction.class_names, alpha=self.alpha)
         return [
             save_label_png(prediction.label_map, stem.with_name(stem.name + ".png"), palette=self.palette),

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from pixelwise.checks import check_float
 from pixelwise.inference.backends.torch import autocast
 from pixelwise.inference.instance_windows import Detections, detect_in_windows
+from pixelwise.inference.mask_crops import MaskCrops
 from pixelwise.inference.prediction import InstancePrediction
 from pixelwise.inference.predictor import Predictor
 from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH, Strategy
@@ -69,5 +70,5 @@ class InstancePredictor(Predictor):
             keep = output["scores"] >= self.score_threshold
             found.append(Detections(boxes=output["boxes"][keep].float().cpu(), labels=output["labels"][keep].cpu(),
                                     scores=output["scores"][keep].float().cpu(),
-                                    masks=(output["masks"][keep, 0] >= MASK_THRESHOLD).cpu()))  # fmt: skip
+                                    masks=MaskCrops.from_masks(output["masks"][keep, 0] >= MASK_THRESHOLD)))  # fmt: skip
         return found

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pixelwise.inference.mask_crops import MaskCrops, Rect
 from pixelwise.inference.sliding import window_starts, window_stride
 
 SAME_OBJECT_IOU = 0.5
@@ -34,13 +35,14 @@ BORDER = 2
 
 @dataclass
 class Detections:
-    """Detections in image coordinates: ``boxes (N, 4)`` xyxy, ``labels (N,)``, ``scores (N,)``, ``masks
-    (N, H, W)`` bool."""
+    """Detections in image coordinates: ``boxes (N, 4)`` xyxy, ``labels (N,)``, ``scores (N,)``, and their
+    masks, each kept as the rectangle it sets (so merged detections of a large image hold their objects'
+    pixels, not one image-sized plane each)."""
 
     boxes: Tensor
     labels: Tensor
     scores: Tensor
-    masks: Tensor
+    masks: MaskCrops
 
 
 def detect_in_windows(
@@ -77,7 +79,8 @@ def detect_in_windows(
             shift = torch.tensor([x, y, x, y], dtype=d.boxes.dtype)
             rect = (y, x, y + wh, x + ww)
             entries += [(bool(cut[i]), -float(d.scores[i]), int(d.labels[i]),
-                         _Part.of(first + offset, rect, d.masks[i], d.boxes[i] + shift)) for i in range(len(d.scores))]  # fmt: skip
+                         _Part(first + offset, rect, _shifted(d.masks.rects[i], y, x), d.masks.crops[i], d.boxes[i] + shift))
+                        for i in range(len(d.scores))]  # fmt: skip
     return _merge(entries, height=height, width=width)
 
 
@@ -91,8 +94,8 @@ def _cut(boxes: Tensor, size: tuple[int, int], inner: tuple[bool, bool, bool, bo
     )  # fmt: skip
 
 
-Rect = tuple[int, int, int, int]
-"""``(top, left, bottom, right)`` in image pixels, bottom and right exclusive."""
+def _shifted(rect: Rect, y: int, x: int) -> Rect:
+    return (rect[0] + y, rect[1] + x, rect[2] + y, rect[3] + x)
 
 
 @dataclass
@@ -105,16 +108,6 @@ class _Part:
     mask_rect: Rect
     mask: Tensor  # (bottom - top, right - left) bool
     box: Tensor  # (4,) xyxy in the image
-
-    @classmethod
-    def of(cls, window: int, window_rect: Rect, mask: Tensor, box: Tensor) -> _Part:
-        """``mask`` is window-sized; keep the rows and columns it sets."""
-        top, left = window_rect[:2]
-        rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
-        if len(rows) == 0:
-            return cls(window, window_rect, (top, left, top, left), mask[:0, :0], box)
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        return cls(window, window_rect, (top + y0, left + x0, top + y1, left + x1), mask[y0:y1, x0:x1].clone(), box)
 
     def pixels(self, rect: Rect) -> Tensor:
         """The mask's pixels inside ``rect``, which must lie inside :attr:`mask_rect`."""
@@ -138,13 +131,13 @@ def _merge(entries: list[tuple[bool, float, int, _Part]], *, height: int, width:
             twin["parts"].append(part)
     if not kept:
         return Detections(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.int64), scores=torch.zeros(0),
-                          masks=torch.zeros(0, height, width, dtype=torch.bool))  # fmt: skip
+                          masks=MaskCrops(size=(height, width), rects=[], crops=[]))  # fmt: skip
     kept.sort(key=lambda e: -e["score"])
-    masks = torch.zeros(len(kept), height, width, dtype=torch.bool)  # (N, H, W)
-    for k, entry in enumerate(kept):
-        for part in entry["parts"]:
-            top, left, bottom, right = part.mask_rect
-            masks[k, top:bottom, left:right] |= part.mask
+    masks = MaskCrops(size=(height, width), rects=[], crops=[])
+    for entry in kept:
+        rect, crop = _union([(part.mask_rect, part.mask) for part in entry["parts"]])
+        masks.rects.append(rect)
+        masks.crops.append(crop)
     boxes = torch.stack([torch.cat([torch.stack([p.box[:2] for p in e["parts"]]).amin(0),
                                     torch.stack([p.box[2:] for p in e["parts"]]).amax(0)]) for e in kept])  # fmt: skip
     return Detections(
@@ -153,6 +146,19 @@ def _merge(entries: list[tuple[bool, float, int, _Part]], *, height: int, width:
         scores=torch.tensor([e["score"] for e in kept]),
         masks=masks,
     )
+
+
+def _union(parts: list[tuple[Rect, Tensor]]) -> tuple[Rect, Tensor]:
+    """One mask of the union of cropped masks: its rectangle (the one around theirs) and pixels."""
+    if len(parts) == 1:
+        return parts[0]
+    filled = [(rect, mask) for rect, mask in parts if rect[0] < rect[2] and rect[1] < rect[3]] or parts[:1]
+    top, left = min(r[0] for r, _ in filled), min(r[1] for r, _ in filled)
+    bottom, right = max(r[2] for r, _ in filled), max(r[3] for r, _ in filled)
+    union = torch.zeros(bottom - top, right - left, dtype=torch.bool)
+    for (y0, x0, y1, x1), mask in filled:
+        union[y0 - top : y1 - top, x0 - left : x1 - left] |= mask
+    return (top, left, bottom, right), union
 
 
 def _same_object(a: _Part, b: _Part) -> bool:

@@ -111,7 +111,7 @@ class FusedPanopticPredictor(Predictor):
         labels = self.instance_table[found.labels.cpu().long()]  # (N,) panoptic things, dropped -> -1
         keep = labels >= 0
         mapped = InstancePrediction(boxes=found.boxes[keep], labels=labels[keep], scores=found.scores[keep],
-                                    masks=found.masks[keep], class_names=self.labels.class_names)  # fmt: skip
+                                    masks=found.crops.select(keep), class_names=self.labels.class_names)  # fmt: skip
         segments, info = fuse_panoptic(semantic=classes, instances=mapped, things=self.things, **self.options)
         return PanopticPrediction(segments=segments, segments_info=info, class_names=self.labels.class_names, things=self.things)
 

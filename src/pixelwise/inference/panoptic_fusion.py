@@ -27,6 +27,7 @@ from torch import Tensor
 from pixelwise.checks import check_float
 from pixelwise.constants import IGNORE_INDEX
 from pixelwise.errors import PixelwiseError
+from pixelwise.inference.mask_crops import MaskCrops
 
 OVERLAP_THRESHOLD = 0.5
 """Detectron2's ``MODEL.PANOPTIC_FPN.COMBINE.OVERLAP_THRESH``."""
@@ -53,7 +54,7 @@ class Instances(Protocol):
 
     labels: Tensor  # (N,) class indices into the panoptic class list
     scores: Tensor  # (N,) confidences
-    masks: Tensor  # (N, H, W) bool, or probabilities (inside at >= 0.5)
+    masks: Tensor | MaskCrops  # (N, H, W) bool, or probabilities (inside at >= 0.5), or cropped masks
 
 
 def fuse_panoptic(
@@ -94,14 +95,13 @@ def fuse_panoptic(
     if semantic.ndim != 2 or semantic.dtype.is_floating_point:
         raise PixelwiseError(f"semantic must be an (H, W) integer class map, got {semantic.dtype} {tuple(semantic.shape)}")
     height, width = semantic.shape
-    masks = torch.as_tensor(instances.masks)
-    masks = masks >= 0.5 if masks.is_floating_point() else masks.bool()  # (N, H, W)
+    masks = _cropped(instances)
     labels = torch.as_tensor(instances.labels).reshape(-1).long().cpu()
     scores = torch.as_tensor(instances.scores).reshape(-1).float().cpu()
-    if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width) or not len(masks) == len(labels) == len(scores):
+    if masks.size != (height, width) or not len(masks) == len(labels) == len(scores):
         raise PixelwiseError(
-            f"instances have masks {tuple(masks.shape)}, {len(labels)} labels and {len(scores)} scores; "
-            f"give (N, {height}, {width}) masks, one label and one score per mask"
+            f"instances have {len(masks)} masks of {masks.size[0]}x{masks.size[1]}, {len(labels)} labels and "
+            f"{len(scores)} scores; give (N, {height}, {width}) masks, one label and one score per mask"
         )
     thing_set = {int(t) for t in things}
     strangers = sorted({int(label) for label in labels.tolist()} - thing_set)
@@ -111,7 +111,6 @@ def fuse_panoptic(
             "map the instance model's classes onto the panoptic things first"
         )
     semantic = semantic.cpu()
-    masks = masks.cpu()
 
     segments = torch.zeros(height, width, dtype=torch.int32)
     info: list[Segment] = []
@@ -119,16 +118,16 @@ def fuse_panoptic(
         score = float(scores[index])
         if score < score_threshold:
             break
-        mask = masks[index]
+        top, left, bottom, right = masks.rects[index]
+        mask, region = masks.crops[index], segments[top:bottom, left:right]  # the mask's rectangle (a view)
         area = int(mask.sum())
         if area == 0:
             continue
-        taken = int((mask & (segments > 0)).sum())
+        taken = int((mask & (region > 0)).sum())
         if taken / area > overlap_threshold:
             continue
-        mask = mask & (segments == 0)
         segment_id = len(info) + 1
-        segments[mask] = segment_id
+        region[mask & (region == 0)] = segment_id
         info.append({"id": segment_id, "category_id": int(labels[index]), "isthing": True, "iscrowd": 0,
                      "area": area - taken, "score": score, "instance_id": index})  # fmt: skip
 
@@ -145,3 +144,15 @@ def fuse_panoptic(
         segments[mask] = segment_id
         info.append({"id": segment_id, "category_id": int(label), "isthing": False, "iscrowd": 0, "area": area})
     return segments, info
+
+
+def _cropped(instances: Instances) -> MaskCrops:
+    """The instances' masks as crops (an :class:`~pixelwise.inference.InstancePrediction` keeps them so)."""
+    masks = getattr(instances, "crops", None)
+    masks = instances.masks if masks is None else masks
+    if isinstance(masks, MaskCrops):
+        return masks
+    masks = torch.as_tensor(masks).cpu()
+    if masks.ndim != 3:
+        raise PixelwiseError(f"instances have masks of shape {tuple(masks.shape)}; give (N, H, W) masks")
+    return MaskCrops.from_masks(masks >= 0.5 if masks.is_floating_point() else masks.bool())

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from pixelwise.inference.backends.torch import autocast
 from pixelwise.inference.instance_windows import Detections, detect_in_windows
+from pixelwise.inference.mask_crops import MaskCrops
 from pixelwise.inference.panoptic_fusion import SCORE_THRESHOLD, fuse_panoptic
 from pixelwise.inference.prediction import PanopticPrediction
 from pixelwise.inference.predictor import Predictor
@@ -74,7 +75,7 @@ class PanopticNetworkPredictor(Predictor):
                 instances = NetworkInstances(output)
                 keep = instances.scores >= SCORE_THRESHOLD  # what the fusion would drop never takes part in the merge
                 found.append(Detections(boxes=instances.boxes[keep].float(), labels=instances.labels[keep],
-                                        scores=instances.scores[keep], masks=instances.masks[keep]))  # fmt: skip
+                                        scores=instances.scores[keep], masks=MaskCrops.from_masks(instances.masks[keep])))  # fmt: skip
             return found
 
         merged = detect_in_windows(image, detect, window=self.windows.window, overlap=self.windows.overlap,

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from pixelwise.constants import IGNORE_INDEX
+from pixelwise.inference.mask_crops import MaskCrops
 
 
 @dataclass
@@ -41,7 +42,7 @@ class SemanticPrediction:
         return {name: float(count) / total for name, count in zip(self.class_names, counts, strict=False)}
 
 
-@dataclass
+@dataclass(init=False)
 class InstancePrediction:
     """Objects, each with a box, a class, a score and a mask, highest score first.
 
@@ -49,37 +50,51 @@ class InstancePrediction:
         boxes: ``(N, 4)`` float32 ``x1, y1, x2, y2`` in pixels of the input image.
         labels: ``(N,)`` int64 class indices (never 0, the background).
         scores: ``(N,)`` float32 confidences.
-        masks: ``(N, H, W)`` bool, at the input image's size.
+        crops: The masks, each kept as the rectangle it sets (:class:`~pixelwise.inference.mask_crops.MaskCrops`),
+            so a large image with many objects holds their pixels, not ``N`` image-sized planes. The class
+            map, the instance-id map, the COCO results and the drawings are made from them.
         class_names: One name per class, the background first.
+
+    ``masks`` (the constructor's argument: an ``(N, H, W)`` stack or :class:`MaskCrops`; the property: the
+    ``(N, H, W)`` bool stack at the input image's size, made on each call) is there for code that wants the
+    stack.
     """
 
     boxes: Tensor
     labels: Tensor
     scores: Tensor
-    masks: Tensor
+    crops: MaskCrops
     class_names: tuple[str, ...]
+
+    def __init__(self, *, boxes: Tensor, labels: Tensor, scores: Tensor, masks: Tensor | MaskCrops,
+                 class_names: tuple[str, ...]) -> None:
+        self.boxes, self.labels, self.scores, self.class_names = boxes, labels, scores, class_names
+        self.crops = masks if isinstance(masks, MaskCrops) else MaskCrops.from_masks(torch.as_tensor(masks).bool())
 
     def __len__(self) -> int:
         return len(self.labels)
 
     @property
+    def masks(self) -> Tensor:
+        """``(N, H, W)`` bool masks at the input image's size (``N * H * W`` bytes; :attr:`crops` holds less)."""
+        return self.crops.full()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the input image."""
+        return self.crops.size
+
+    @property
     def label_map(self) -> Tensor:
         """``(H, W)`` int64 class map: the instances painted in rising score order, so the most
         confident one is on top where they overlap; 0 elsewhere."""
-        from pixelwise.inference.components import paint_instances
-
-        return torch.as_tensor(paint_instances(masks=self.masks, labels=self.labels, scores=self.scores,
-                                               shape=tuple(self.masks.shape[-2:])), dtype=torch.int64)
+        return self.crops.paint(values=self.labels, scores=self.scores)
 
     @property
     def instance_map(self) -> Tensor:
         """``(H, W)`` int32 instance ids: instance ``i`` (in this prediction's order) is ``i + 1``, painted in
         rising score order; 0 is background."""
-        from pixelwise.inference.components import paint_instances
-
-        ids = torch.arange(1, len(self) + 1, dtype=torch.int64)
-        return torch.as_tensor(paint_instances(masks=self.masks, labels=ids, scores=self.scores,
-                                               shape=tuple(self.masks.shape[-2:])), dtype=torch.int32)
+        return self.crops.paint(values=torch.arange(1, len(self) + 1), scores=self.scores, dtype=torch.int32)
 
     def numpy(self) -> np.ndarray:
         """The painted class map as a ``uint8`` numpy array."""
@@ -98,7 +113,7 @@ class InstancePrediction:
 
         ids = list(category_ids) if category_ids is not None else list(range(len(self.class_names)))
         return detections_to_results(image_id=image_id, boxes=self.boxes, labels=self.labels, scores=self.scores,
-                                     masks=self.masks, category_ids=ids)
+                                     rles=self.crops.to_rle(), category_ids=ids)
 
 
 @dataclass

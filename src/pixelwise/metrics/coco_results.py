@@ -18,7 +18,7 @@ import torch
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.metrics.coco_checks import check_ground_truth
-from pixelwise.metrics.rle import encode_masks, rle_area
+from pixelwise.metrics.rle import RLE, encode_masks, rle_area
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -89,6 +89,7 @@ def detections_to_results(
     category_ids: list[int],
     masks: ArrayLike | None = None,
     mask_threshold: float = 0.5,
+    rles: list[RLE] | None = None,
 ) -> list[dict[str, Any]]:
     """One image's detections in COCO's official results format.
 
@@ -101,6 +102,7 @@ def detections_to_results(
         masks: ``(N, H, W)`` or ``(N, 1, H, W)`` (torchvision's Mask R-CNN) masks, bool or
             probabilities; probabilities at or above ``mask_threshold`` are foreground. ``None``: boxes only.
         mask_threshold: Cut-off of probability masks (0.5, as torchvision and Detectron2 use).
+        rles: The masks already encoded (compressed RLE, ``str`` counts), instead of ``masks``.
 
     Returns:
         ``{"image_id", "category_id", "bbox": [x, y, w, h], "score", "segmentation"}`` per detection
@@ -111,7 +113,8 @@ def detections_to_results(
     _check_count("boxes", box_array, count)
     score_array = _numpy(scores).reshape(-1).astype(np.float64)
     _check_count("scores", score_array, count)
-    rles = None
+    if masks is not None and rles is not None:
+        raise PixelwiseError("give masks or rles, not both")
     if masks is not None:
         mask_array = _numpy(masks)
         if mask_array.ndim == 4 and mask_array.shape[1] == 1:
@@ -119,6 +122,7 @@ def detections_to_results(
         if np.issubdtype(mask_array.dtype, np.floating):
             mask_array = mask_array >= mask_threshold
         rles = encode_masks(mask_array)
+    if rles is not None:
         _check_count("masks", rles, count)
     results = []
     for index in range(count):

@@ -10,6 +10,8 @@ pycocotools has traps that every caller of it meets once; this file meets them f
 - A COCO ``segmentation`` can be compressed RLE, uncompressed RLE (``counts`` a list of ints) or
   polygons; :func:`segmentation_to_rle` turns each into compressed RLE. A polygon of fewer than
   three points is dropped (pycocotools would read a 4-number polygon as a box).
+- ``pycocotools.mask.area`` of more than 255 RLEs at once raises ``OverflowError`` under NumPy 2:
+  :func:`rle_area` asks in chunks.
 - pycocotools trusts an RLE's runs: malformed ones decode to uninitialised memory, give areas of
   billions of pixels or raise ``ValueError``. Every RLE read here is checked first
   (:mod:`pixelwise.metrics.rle_check`) and a bad one refused with a :class:`PixelwiseError`.
@@ -30,6 +32,9 @@ from pixelwise.metrics.rle_check import checked_counts, checked_polygons, checke
 
 RLE = dict[str, Any]
 """A COCO RLE: ``{"size": [H, W], "counts": str | bytes | list[int]}``."""
+
+AREA_CHUNK = 255
+"""RLEs per ``pycocotools.mask.area`` call: it fails on more under NumPy 2 (it stores the count in a uint8)."""
 
 
 def encode_masks(masks: np.ndarray | torch.Tensor) -> list[RLE]:
@@ -133,7 +138,10 @@ def rle_area(rles: RLE | list[RLE]) -> int | np.ndarray:
         return int(mask_api.area(segmentation_to_rle(rles, height=None, width=None)))
     if not rles:
         return np.zeros(0, np.int64)
-    return mask_api.area([segmentation_to_rle(r, height=None, width=None) for r in rles]).astype(np.int64)
+    compressed = [segmentation_to_rle(r, height=None, width=None) for r in rles]
+    # pycocotools 2.0.x's area() builds np.array((n,), dtype=np.uint8) first: NumPy 2 refuses n > 255
+    chunks = [compressed[start : start + AREA_CHUNK] for start in range(0, len(compressed), AREA_CHUNK)]
+    return np.concatenate([mask_api.area(chunk).astype(np.int64) for chunk in chunks])
 
 
 def rle_to_box(rles: RLE | list[RLE], *, fmt: Literal["xyxy", "xywh"] = "xyxy") -> np.ndarray:

@@ -1,7 +1,11 @@
 """Instances drawn over an image: each its own colour, its box outline, class name and score.
 
-torchvision's ``draw_segmentation_masks`` and ``draw_bounding_boxes`` do the drawing; this file
-picks the colours (one per instance, well apart, stable for a given order) and writes the captions.
+torchvision's ``draw_bounding_boxes`` draws the boxes and captions. The masks are blended here, from
+their crops (:class:`~pixelwise.inference.mask_crops.MaskCrops`) through one instance-id map:
+torchvision's ``draw_segmentation_masks`` wants every mask at the image's size (``N * H * W`` bytes, too
+much for a large image with many objects) and blacks out pixels two masks share, where this draws the
+most confident instance on top, as the instance-id PNGs do. This file also picks the colours (one per
+instance, well apart, stable for a given order) and writes the captions.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+from torchvision.utils import draw_bounding_boxes
+
+from pixelwise.inference.mask_crops import MaskCrops
 
 RGB = tuple[int, int, int]
 
@@ -29,7 +35,7 @@ def instance_colors(count: int) -> list[RGB]:
 def draw_instances(
     image: Tensor,
     *,
-    masks: Tensor,
+    masks: Tensor | MaskCrops,
     boxes: Tensor,
     labels: Tensor,
     scores: Tensor | None,
@@ -41,7 +47,8 @@ def draw_instances(
 
     Args:
         image: The picture, 1 or 3 channels.
-        masks: ``(N, H, W)`` bool.
+        masks: ``(N, H, W)`` bool, or the same masks cropped; where two overlap, the higher score is drawn
+            (without scores, the later mask).
         boxes: ``(N, 4)`` xyxy pixels.
         labels: ``(N,)`` class indices into ``class_names``.
         scores: ``(N,)`` confidences (``None`` for ground truth: captions are the class names alone).
@@ -53,7 +60,13 @@ def draw_instances(
     if len(labels) == 0:
         return picture.permute(1, 2, 0).numpy()
     colors = instance_colors(len(labels))
-    picture = draw_segmentation_masks(picture, masks.bool().cpu(), alpha=alpha, colors=colors)
+    crops = masks if isinstance(masks, MaskCrops) else MaskCrops.from_masks(masks.bool().cpu())
+    ranks = scores.float().cpu() if scores is not None else torch.zeros(len(labels))
+    ids = crops.paint(values=torch.arange(1, len(labels) + 1), scores=ranks, dtype=torch.int32)  # (H, W), 0 = none
+    inside = ids > 0
+    colour = torch.tensor(colors, dtype=torch.float32)[ids[inside].long() - 1].T  # (3, pixels inside a mask)
+    picture = picture.clone()
+    picture[:, inside] = (picture[:, inside] * (1 - alpha) + colour * alpha).to(torch.uint8)
     captions = [class_names[int(label)] + ("" if scores is None else f" {float(score):.2f}")
                 for label, score in zip(labels, scores if scores is not None else labels, strict=True)]
     picture = draw_bounding_boxes(picture, boxes.float().cpu(), labels=captions, colors=colors, width=2)

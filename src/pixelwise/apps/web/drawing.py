@@ -29,9 +29,9 @@ def draw_instance_layer(prediction: InstancePrediction) -> tuple[np.ndarray, lis
     Returns:
         ``uint8 (H, W, 4)`` RGBA and one RGB colour per instance.
     """
-    height, width = prediction.masks.shape[-2:]
+    height, width = prediction.size
     canvas = torch.zeros(3, height, width, dtype=torch.uint8)  # (3, H, W) black
-    rgb = draw_instances(canvas, masks=prediction.masks, boxes=prediction.boxes, labels=prediction.labels,
+    rgb = draw_instances(canvas, masks=prediction.crops, boxes=prediction.boxes, labels=prediction.labels,
                          scores=prediction.scores, class_names=prediction.class_names, alpha=1.0)  # (H, W, 3)
     # instance colours are bright (value 0.95), so every drawn pixel -- mask, box line, caption -- is not black
     return _with_alpha(rgb, rgb.any(axis=-1)), instance_colors(len(prediction))

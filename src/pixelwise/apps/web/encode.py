@@ -108,10 +108,8 @@ def encode_instances(prediction: InstancePrediction) -> dict[str, Any]:
         compressed RLE ``{"size": [H, W], "counts": str}`` (``pycocotools.mask.decode`` reads it) and
         ``color`` the RGB it is drawn in.
     """
-    from pixelwise.metrics.rle import encode_masks  # pycocotools: only for instance models
-
     drawing, colours = draw_instance_layer(prediction)
-    areas = prediction.masks.flatten(1).sum(1).tolist() if len(prediction) else []  # (N,) pixels
+    areas = prediction.crops.areas().tolist()  # (N,) pixels
     instances = [
         {
             "id": k + 1,
@@ -124,7 +122,7 @@ def encode_instances(prediction: InstancePrediction) -> dict[str, Any]:
             "color": list(colour),
         }
         for k, (label, score, box, area, rle, colour) in enumerate(zip(
-            prediction.labels, prediction.scores, prediction.boxes, areas, encode_masks(prediction.masks), colours,
+            prediction.labels, prediction.scores, prediction.boxes, areas, prediction.crops.to_rle(), colours,
             strict=True))
     ]  # fmt: skip
     return {"instances": instances, "drawing": {"encoding": "png", "data": rgba_png(drawing)}}
