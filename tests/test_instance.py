@@ -221,6 +221,32 @@ def test_predict_writes_overlays_instance_ids_and_coco_results(instance_run, tmp
     assert ids.shape == (96, 96) and ids.max() <= sum(r["image_id"] == 1 for r in results)
 
 
+def test_an_instance_model_exports_to_onnx_and_runs_the_same_in_onnxruntime(instance_run, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from pixelwise.data.instances import create_instance_dataset
+    from pixelwise.inference.backends.onnxruntime import OnnxDetector
+
+    exported = tmp_path / "model.onnx"
+    assert main(["export", str(instance_run / "best.pt"), "--out", str(exported)]) == 0
+    assert "objects in PyTorch" in capsys.readouterr().out
+    data = create_instance_dataset("shapes", split="test", size=96, length=2)
+    image = torch.cat([data[0][0], data[1][0]], dim=2)  # 96 x 192: another size than the export's 256 x 256
+    eager = pixelwise.Predictor.from_file(instance_run / "best.pt", score_threshold=0.0)
+    for runtime in (pixelwise.Predictor.from_file(exported, score_threshold=0.0),  # the file, read back
+                    pixelwise.Predictor.from_file(instance_run / "best.pt", backend="onnxruntime", score_threshold=0.0)):
+        assert isinstance(runtime.model, OnnxDetector)
+        expected, actual = eager(image), runtime(image)
+        assert len(actual) == len(expected) > 0
+        torch.testing.assert_close(actual.boxes, expected.boxes, atol=1e-3, rtol=0)
+        torch.testing.assert_close(actual.scores, expected.scores, atol=1e-4, rtol=0)
+        assert torch.equal(actual.labels, expected.labels)
+        assert (actual.masks == expected.masks).float().mean() > 0.999
+    windowed = pixelwise.Predictor.from_file(exported, window=64, overlap=0.25, score_threshold=0.0)(image)
+    assert windowed.size == (96, 192) and len(windowed) > 0
+    with pytest.raises(PixelwiseError, match="onnxruntime"):
+        pixelwise.Predictor.from_file(instance_run / "best.pt", backend="openvino")
+
+
 def test_a_semantic_model_is_scored_as_instances_by_connected_components(tiny_run, tmp_path, capsys):
     """The baseline: a semantic shapes model's regions as objects, on the instance form of the same data."""
     assert main(["evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--as-instances",

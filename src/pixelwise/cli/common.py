@@ -95,8 +95,8 @@ def add_strategy_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runtime of a semantic network: torch (eager), compile (torch.compile, frozen weights), "
                              "onnxruntime, openvino, openvino-int8 (post-training int8 that keeps >= 99.6%% of the calibration "
                              "pixels' fp32 class; docs/inference.md has the "
-                             "measured speed and accuracy of each); auto: torch for .pt, onnxruntime for .onnx "
-                             "(default: %(default)s)")
+                             "measured speed and accuracy of each); an instance model runs in torch or onnxruntime; "
+                             "auto: torch for .pt, onnxruntime for .onnx (default: %(default)s)")
     parser.add_argument("--calibration", default=None, metavar="FOLDER",
                         help="openvino-int8: images to measure activation ranges and check agreement on (default: "
                              "images of the training split the model file records)")

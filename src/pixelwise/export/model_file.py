@@ -24,14 +24,29 @@ class ExportReport:
     Attributes:
         path: The ``.onnx`` file written.
         image: What the check ran on (a file, or ``"<dataset> <split> #0"``).
-        max_logit_difference: ``max |onnx - torch|`` over the image's logits.
-        argmax_agreement: Fraction of pixels whose predicted class is the same.
+        max_logit_difference: ``max |onnx - torch|`` over the image's logits (semantic models).
+        argmax_agreement: Fraction of pixels whose predicted class is the same (instance models: in the
+            class maps their detections paint).
+        detections: Instance models: how many objects PyTorch and onnxruntime found (score >= 0.5).
+        max_box_difference: Instance models: ``max |onnx - torch|`` over the box corners, in pixels, when
+            both found the same number of objects.
     """
 
     path: Path
     image: str
-    max_logit_difference: float
+    max_logit_difference: float | None
     argmax_agreement: float
+    detections: tuple[int, int] | None = None
+    max_box_difference: float | None = None
+
+    def summary(self) -> str:
+        """One line: how closely the export matches PyTorch."""
+        same = f"same class on {100 * self.argmax_agreement:.3f}% of pixels"
+        if self.detections is None:
+            return f"checked on {self.image}: largest logit difference {self.max_logit_difference:.2e}, {same}"
+        boxes = "" if self.max_box_difference is None else f", largest box difference {self.max_box_difference:.2e} px"
+        return (f"checked on {self.image}: {self.detections[0]} objects in PyTorch, {self.detections[1]} in onnxruntime"
+                f"{boxes}, {same} of the painted class maps")
 
 
 def export_model(
@@ -58,6 +73,15 @@ def export_model(
     torch_predictor = Predictor.from_file(model, device="cpu", precision="fp32")
     onnx_predictor = Predictor.from_file(out)
     pixels, where = _check_image(torch_predictor, image)
+    if network.pixelwise_spec.task == "instance":
+        expected, actual = torch_predictor(pixels), onnx_predictor(pixels)
+        same_count = len(expected) == len(actual)
+        return ExportReport(
+            path=out, image=where, max_logit_difference=None,
+            argmax_agreement=float((expected.label_map == actual.label_map).float().mean()),
+            detections=(len(expected), len(actual)),
+            max_box_difference=float((expected.boxes - actual.boxes).abs().max()) if same_count and len(actual) else None,
+        )  # fmt: skip
     expected = torch_predictor.class_scores(pixels[None])  # (1, K, H, W)
     actual = onnx_predictor.class_scores(pixels[None])
     return ExportReport(

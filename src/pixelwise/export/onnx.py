@@ -1,7 +1,8 @@
 """Export a segmentation model to ONNX with dynamic batch, height and width.
 
-The graph is traced by ``torch.export`` (the dynamo exporter) with symbolic sizes, so one
-``.onnx`` file serves every input size; the model pads internally exactly as in PyTorch.
+The graph of a semantic network is traced by ``torch.export`` (the dynamo exporter) with symbolic sizes,
+so one ``.onnx`` file serves every input size; the model pads internally exactly as in PyTorch (instance
+models: :mod:`pixelwise.export.onnx_detection`).
 Pooling to fixed grids (PSPNet, ASPP image pooling) is written with shape-derived averaging
 matrices (:mod:`pixelwise.models.pooling`) because ``AdaptiveAvgPool2d`` does not export with
 dynamic sizes. :func:`verify_onnx` runs the file in onnxruntime and compares with PyTorch.
@@ -68,37 +69,31 @@ def export_onnx(
             else one made from its recipe.
 
     Returns:
-        The path written. Input ``"images"`` float32 ``(N, C, H, W)``, output ``"logits"``
-        float32 ``(N, K, H, W)``.
+        The path written. A semantic model: input ``"images"`` float32 ``(N, C, H, W)``, output
+        ``"logits"`` float32 ``(N, K, H, W)``. An instance model (Mask R-CNN): one image ``"image"``
+        ``(C, H, W)`` in ``[0, 1]``, outputs ``"boxes"``, ``"labels"``, ``"scores"``, ``"masks"``
+        (:mod:`pixelwise.export.onnx_detection`; opset 17 at most, where torchvision's export is tested).
 
     Raises:
         PixelwiseError: The exporter failed (the message names the first failing operator).
     """
     channels = in_channels or getattr(model, "pixelwise_config", {}).get("in_channels", 3)
-    example = torch.randn(2, channels, height, width)
-    # A batch of 2 in the example: a batch of 1 would be specialised (ONNX batch fixed to 1).
-    sizes = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     from pixelwise.models.registry import model_task
 
     name = getattr(model, "pixelwise_config", {}).get("name", "")
-    if model_task(name) != "semantic":
-        raise PixelwiseError(f"ONNX export of {model_task(name)} models ({name}) is not supported yet; "
+    task = model_task(name)
+    if task not in ("semantic", "instance"):
+        raise PixelwiseError(f"ONNX export of {task} models ({name}) is not supported yet; "
                              "run the model file (best.pt) in PyTorch")
     was_training = model.training
     model.eval()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")  # exporter chatter: progress lines, deprecations
-            program = torch.onnx.export(
-                _LogitsOnly(model),
-                (example,),
-                dynamo=True,
-                dynamic_shapes={INPUT_NAME: sizes},
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                verbose=False,
-            )
+        if task == "instance":
+            from pixelwise.export.onnx_detection import detection_proto
+
+            proto = detection_proto(model, height=height, width=width, in_channels=channels, opset=min(opset, 17))
+        else:
+            proto = _semantic_proto(model, height=height, width=width, in_channels=channels, opset=opset)
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise PixelwiseError(f"ONNX export of {type(model).__name__} failed: {first_line}") from None
@@ -109,7 +104,6 @@ def export_onnx(
     spec = spec or getattr(model, "pixelwise_spec", None)
     if spec is None and getattr(model, "pixelwise_config", None):
         spec = spec_for_model(model)
-    proto = program.model_proto
     if spec is not None:
         entry = proto.metadata_props.add()
         entry.key, entry.value = SPEC_KEY, json.dumps(spec.to_dict())
@@ -117,6 +111,26 @@ def export_onnx(
     with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
     return path
+
+
+def _semantic_proto(model: nn.Module, *, height: int, width: int, in_channels: int, opset: int):
+    """The dynamo exporter's graph of a segmentation network: dynamic batch, height and width."""
+    example = torch.randn(2, in_channels, height, width)
+    # A batch of 2 in the example: a batch of 1 would be specialised (ONNX batch fixed to 1).
+    sizes = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # exporter chatter: progress lines, deprecations
+        program = torch.onnx.export(
+            _LogitsOnly(model),
+            (example,),
+            dynamo=True,
+            dynamic_shapes={INPUT_NAME: sizes},
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            verbose=False,
+        )
+    return program.model_proto
 
 
 def verify_onnx(

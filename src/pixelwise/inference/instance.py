@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -16,6 +17,9 @@ from pixelwise.inference.predictor import Predictor
 from pixelwise.inference.strategies import OVERLAP, WINDOW_BATCH, Strategy
 from pixelwise.modelfile.spec import ModelSpec
 
+Detector = Callable[[list[Tensor]], list[dict[str, Tensor]]]
+"""``[(C, H, W) images in [0, 1]] -> [{"boxes", "labels", "scores", "masks"}]``: torchvision's detection call."""
+
 MASK_THRESHOLD = 0.5
 """A mask probability at or above this is inside the object (torchvision's and Detectron2's choice)."""
 
@@ -27,7 +31,9 @@ class InstancePredictor(Predictor):
     so this predictor only converts ``uint8`` to ``[0, 1]``, thresholds and moves results to the CPU.
 
     Args:
-        model: An eval-mode detection model (``pixelwise.create_model("maskrcnn_r18", ...)``).
+        model: An eval-mode detection model (``pixelwise.create_model("maskrcnn_r18", ...)``), or anything
+            called the same way, such as its ONNX export in onnxruntime
+            (:class:`~pixelwise.inference.backends.onnxruntime.OnnxDetector`).
         spec: The model file's description (labels).
         device: Where the model runs.
         amp_dtype: Autocast dtype (``None``: fp32).
@@ -40,12 +46,13 @@ class InstancePredictor(Predictor):
 
     task: ClassVar[str] = "instance"
 
-    def __init__(self, *, model: nn.Module, spec: ModelSpec, device: torch.device | str = "cpu",
+    def __init__(self, *, model: nn.Module | Detector, spec: ModelSpec, device: torch.device | str = "cpu",
                  amp_dtype: torch.dtype | None = None, score_threshold: float = 0.5,
                  window: tuple[int, int] | None = None, overlap: float = OVERLAP, window_batch: int = WINDOW_BATCH) -> None:
         check_float("score_threshold", score_threshold, minimum=0.0, below=1.0)
         self.windows = Strategy(window=window, overlap=overlap, window_batch=window_batch)  # checks the values
-        self.model, self.spec, self.labels = model.eval(), spec, spec.labels
+        self.model = model.eval() if isinstance(model, nn.Module) else model
+        self.spec, self.labels = spec, spec.labels
         self.device, self.amp_dtype, self.score_threshold = torch.device(device), amp_dtype, score_threshold
         self.in_channels = spec.preprocess.in_channels
 

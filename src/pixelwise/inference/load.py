@@ -72,11 +72,21 @@ def load_predictor(
         name = backend if backend != AUTO else ("onnxruntime" if onnx is not None else "torch")
         return NetworkPredictor(backend=create_backend(name, request), spec=spec, strategy=strategy(spec))
 
+    def instance_predictor(spec: ModelSpec, model, *, device, amp_dtype) -> Predictor:
+        from pixelwise.inference.instance import InstancePredictor
+
+        return InstancePredictor(model=model, spec=spec, device=device, amp_dtype=amp_dtype, score_threshold=score_threshold,
+                                 window=window, overlap=overlap, window_batch=window_batch)  # fmt: skip
+
     if path.suffix == ".onnx":
-        from pixelwise.inference.backends.onnxruntime import OnnxBackend
+        from pixelwise.inference.backends.onnxruntime import OnnxBackend, OnnxDetector
 
         session = OnnxBackend(path, threads=torch.get_num_threads())  # reads the spec from the file's metadata
         spec = session.spec()
+        if spec.task == "instance":
+            if backend not in (AUTO, "onnxruntime"):
+                raise PixelwiseError(f"{path}: an exported instance model runs in onnxruntime (--backend onnxruntime)")
+            return instance_predictor(spec, OnnxDetector(session), device=torch.device("cpu"), amp_dtype=None)
         if backend in (AUTO, "onnxruntime"):  # the session that read the spec runs the model: one load, not two
             return NetworkPredictor(backend=session, spec=spec, strategy=strategy(spec))
         return network_predictor(spec, network=None, device=torch.device("cpu"), amp_dtype=None, onnx=path)
@@ -88,10 +98,10 @@ def load_predictor(
     run_device = resolve_device(device)
     contents = read_any(path, map_location=run_device)
     spec = contents.spec
-    if spec.task != "semantic" or is_classical(spec.model):
-        if backend not in (AUTO, "torch"):
-            raise PixelwiseError(f"{path}: backend {backend!r} runs semantic networks; a {spec.task} "
-                                 f"{spec.model} model runs in PyTorch (--backend torch)")
+    runtimes = (AUTO, "torch", "onnxruntime") if spec.task == "instance" else (AUTO, "torch")
+    if (spec.task != "semantic" or is_classical(spec.model)) and backend not in runtimes:
+        raise PixelwiseError(f"{path}: backend {backend!r} runs semantic networks; a {spec.task} {spec.model} "
+                             f"model runs in {' or '.join(runtimes[1:])} (--backend {runtimes[1]})")
     if is_classical(spec.model):  # a method without a network: no device, precision or input scale
         from pixelwise.classical.predictor import ClassicalPredictor
 
@@ -105,11 +115,26 @@ def load_predictor(
         return PanopticNetworkPredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
                                         amp_dtype=autocast_dtype(run_device, precision), window=window, overlap=overlap,
                                         window_batch=window_batch)  # fmt: skip
+    if spec.task == "instance" and backend == "onnxruntime":  # the network exported, then run in onnxruntime
+        if run_device.type != "cpu":
+            raise PixelwiseError(f"backend 'onnxruntime' runs on the CPU; pass --device cpu, or --backend torch on {run_device}")
+        return instance_predictor(spec, exported_detector(model_from_file(contents), spec), device=torch.device("cpu"),
+                                  amp_dtype=None)  # fmt: skip
     if spec.task == "instance":  # a detection network reads lists of [0, 1] images and resizes them itself
-        from pixelwise.inference.instance import InstancePredictor
-
-        return InstancePredictor(model=model_from_file(contents).to(run_device), spec=spec, device=run_device,
-                                 amp_dtype=autocast_dtype(run_device, precision), score_threshold=score_threshold,
-                                 window=window, overlap=overlap, window_batch=window_batch)  # fmt: skip
+        return instance_predictor(spec, model_from_file(contents).to(run_device), device=run_device,
+                                  amp_dtype=autocast_dtype(run_device, precision))  # fmt: skip
     return network_predictor(spec, network=model_from_file(contents).to(run_device).eval(), device=run_device,
                              amp_dtype=autocast_dtype(run_device, precision))
+
+
+def exported_detector(model, spec: ModelSpec):
+    """``model`` (a detection network) exported to a temporary ``.onnx`` file and opened in onnxruntime; the
+    file is removed once the session has read it."""
+    import tempfile
+
+    from pixelwise.export.onnx import export_onnx
+    from pixelwise.inference.backends.onnxruntime import OnnxBackend, OnnxDetector
+
+    with tempfile.TemporaryDirectory(prefix="pixelwise-") as folder:
+        path = export_onnx(model, path=Path(folder) / "model.onnx", height=256, width=256, spec=spec)
+        return OnnxDetector(OnnxBackend(path, threads=torch.get_num_threads()))

@@ -68,6 +68,33 @@ class OnnxBackend:
         return torch.from_numpy(logits)  # (N, K, H, W)
 
 
+class OnnxDetector:
+    """An exported detection model (:mod:`pixelwise.export.onnx_detection`) in an ONNX Runtime session, called as
+    torchvision's model is in eval mode: a list of ``(C, H, W)`` images in ``[0, 1]`` -> one dict per image
+    (``boxes``, ``labels``, ``scores``, ``masks (N, 1, H, W)``). The graph reads one image, so a list runs
+    image by image; the masks it returns at the mask head's resolution are pasted into their boxes here."""
+
+    def __init__(self, backend: OnnxBackend) -> None:
+        from pixelwise.export.onnx_detection import DETECTION_OUTPUTS, IMAGE_NAME
+
+        if backend.input_name != IMAGE_NAME:
+            raise PixelwiseError(f"{backend.path} is not an exported instance model (its input is {backend.input_name!r}); "
+                                 "export it again with pixelwise export")
+        self.backend, self.outputs = backend, list(DETECTION_OUTPUTS)
+
+    def __call__(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
+        from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+        found = []
+        for image in images:
+            feed = {self.backend.input_name: np.ascontiguousarray(image.cpu().numpy(), dtype=np.float32)}
+            output = dict(zip(self.outputs, map(torch.from_numpy, self.backend.session.run(self.outputs, feed)), strict=True))
+            # the graph stops before the paste, which runs faster here (pixelwise.export.onnx_detection)
+            output["masks"] = paste_masks_in_image(output["masks"], output["boxes"], tuple(image.shape[-2:]))
+            found.append(output)
+        return found
+
+
 @register_backend("onnxruntime")
 def onnxruntime_backend(request: BackendRequest) -> OnnxBackend:
     """ONNX Runtime on the CPU, as many threads as PyTorch uses, over the model file or its export."""
