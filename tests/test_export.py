@@ -51,8 +51,9 @@ def test_export_cases_cover_every_semantic_model() -> None:
     assert set(EXPORT_CASES) == {name for name in list_models() if model_task(name) == "semantic"}
 
 
-def test_instance_models_are_refused_with_one_line(tmp_path) -> None:
-    model = create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=64)
+def test_panoptic_models_are_refused_with_one_line(tmp_path) -> None:
+    # instance models export (tests/test_instance.py); a panoptic network does not yet
+    model = create_model("panoptic_fpn", num_classes=4, things=[2, 3], fpn_channels=32, min_size=64, max_size=64)
     with pytest.raises(PixelwiseError, match="not supported yet"):
         export_onnx(model, path=tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())
@@ -67,3 +68,13 @@ def test_pspnet_exports_with_dynamic_sizes(tmp_path) -> None:
 @pytest.mark.parametrize("name", sorted(set(EXPORT_CASES) - {"pspnet"}))
 def test_every_architecture_exports_with_dynamic_sizes(name: str, tmp_path) -> None:
     _export_and_compare(name, tmp_path)
+
+
+def test_roi_levels_merged_by_gather_equal_torchvisions_scatter() -> None:
+    poolers = pytest.importorskip("torchvision.ops.poolers")
+    from pixelwise.export.onnx_detection import merge_levels_by_gather
+
+    levels = torch.tensor([2, 0, 3, 0, 3, 2, 0])  # level 1 holds no RoI
+    generator = torch.Generator().manual_seed(0)
+    pooled = [torch.randn(int((levels == level).sum()), 3, 2, 2, generator=generator) for level in range(4)]
+    assert torch.equal(merge_levels_by_gather(levels, pooled), poolers._onnx_merge_levels(levels, pooled))

@@ -79,7 +79,8 @@ class Predictor(ABC):
             backend: The runtime of a semantic network (:func:`~pixelwise.inference.list_backends`):
                 ``"torch"`` (eager), ``"compile"`` (``torch.compile``, frozen weights), ``"onnxruntime"``,
                 ``"openvino"``, ``"openvino-int8"``; ``"auto"``: eager for a ``.pt`` file, onnxruntime for an
-                ``.onnx`` one. See ``docs/inference.md`` for what each measured.
+                ``.onnx`` one. An instance model runs in ``"torch"`` or ``"onnxruntime"`` (its export). See
+                ``docs/inference.md`` for what each measured.
             calibration: ``openvino-int8``: a folder of images to measure activation ranges and check the
                 agreement with fp32 on (default: images from the training split the model file records).
         """
