@@ -17,6 +17,7 @@ border appears as a fragment. The merge, by class:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,7 +82,15 @@ def detect_in_windows(
             entries += [(bool(cut[i]), -float(d.scores[i]), int(d.labels[i]),
                          _Part(first + offset, rect, _shifted(d.masks.rects[i], y, x), d.masks.crops[i], d.boxes[i] + shift))
                         for i in range(len(d.scores))]  # fmt: skip
-    return _merge(entries, height=height, width=width)
+    # windows meet when both their rows and their columns overlap
+    near_rows = [[j for j, other in enumerate(rows) if abs(other - top) < wh] for top in rows]
+    near_cols = [[j for j, other in enumerate(cols) if abs(other - left) < ww] for left in cols]
+
+    def neighbours(window: int) -> list[int]:
+        row, col = divmod(window, len(cols))
+        return [r * len(cols) + c for r in near_rows[row] for c in near_cols[col]]
+
+    return _merge(entries, height=height, width=width, neighbours=neighbours)
 
 
 def _cut(boxes: Tensor, size: tuple[int, int], inner: tuple[bool, bool, bool, bool]) -> Tensor:
@@ -120,15 +129,23 @@ def _intersect(a: Rect, b: Rect) -> Rect | None:
     return rect if rect[0] < rect[2] and rect[1] < rect[3] else None
 
 
-def _merge(entries: list[tuple[bool, float, int, _Part]], *, height: int, width: int) -> Detections:
+def _merge(entries: list[tuple[bool, float, int, _Part]], *, height: int, width: int,
+           neighbours: Callable[[int], list[int]]) -> Detections:
+    """``neighbours(window)``: the windows whose area meets that window's (itself included); only detections
+    kept from those can be the same object, so each detection is compared with a few, not with all kept."""
     entries.sort(key=lambda e: e[:2])  # whole before cut, then by score
     kept: list[dict] = []
+    by_window: dict[int, list[int]] = defaultdict(list)  # window -> positions in kept of objects with a part from it
     for cut, negative_score, label, part in entries:
-        twin = next((k for k in kept if k["label"] == label and any(_same_object(part, other) for other in k["parts"])), None)
+        near = sorted({k for window in neighbours(part.window) for k in by_window[window]})  # in kept order, as before
+        twin = next((kept[k] for k in near if kept[k]["label"] == label
+                     and any(_same_object(part, other) for other in kept[k]["parts"])), None)  # fmt: skip
         if twin is None:
-            kept.append({"label": label, "score": -negative_score, "parts": [part], "cut": cut})
+            by_window[part.window].append(len(kept))
+            kept.append({"label": label, "score": -negative_score, "parts": [part], "cut": cut, "position": len(kept)})
         elif cut and twin["cut"]:  # two fragments of one object larger than the overlap
             twin["parts"].append(part)
+            by_window[part.window].append(twin["position"])
     if not kept:
         return Detections(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.int64), scores=torch.zeros(0),
                           masks=MaskCrops(size=(height, width), rects=[], crops=[]))  # fmt: skip
