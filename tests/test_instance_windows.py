@@ -44,6 +44,12 @@ def test_an_object_inside_the_overlap_is_found_once():
     assert found.boxes[0].tolist() == [45, 20, 55, 30]
 
 
+def test_windows_two_steps_apart_still_meet_when_the_overlap_is_large():
+    image = image_with((20, 50, 30, 58), size=(60, 140))  # windows start at x = 0, 24, 48, 72, 80: three hold it whole
+    found = detect_in_windows(image, regions, window=(60, 60), overlap=0.6, window_batch=8)
+    assert len(found.scores) == 1 and found.boxes[0].tolist() == [50, 20, 58, 30]
+
+
 def test_an_object_larger_than_the_overlap_is_put_back_together():
     image = image_with((10, 10, 50, 90))  # cut by the right border of window 1 and the left border of window 2
     found = detect_in_windows(image, regions, window=(60, 60), overlap=0.4, window_batch=1)
