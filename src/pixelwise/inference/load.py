@@ -100,7 +100,8 @@ def load_predictor(
     spec = contents.spec
     runtimes = (AUTO, "torch", "onnxruntime") if spec.task == "instance" else (AUTO, "torch")
     if (spec.task != "semantic" or is_classical(spec.model)) and backend not in runtimes:
-        raise PixelwiseError(f"{path}: backend {backend!r} runs semantic networks; a {spec.task} {spec.model} "
+        article = "an" if spec.task[0] in "aeiou" else "a"
+        raise PixelwiseError(f"{path}: backend {backend!r} runs semantic networks; {article} {spec.task} {spec.model} "
                              f"model runs in {' or '.join(runtimes[1:])} (--backend {runtimes[1]})")
     if is_classical(spec.model):  # a method without a network: no device, precision or input scale
         from pixelwise.classical.predictor import ClassicalPredictor
@@ -118,7 +119,7 @@ def load_predictor(
     if spec.task == "instance" and backend == "onnxruntime":  # the network exported, then run in onnxruntime
         if run_device.type != "cpu":
             raise PixelwiseError(f"backend 'onnxruntime' runs on the CPU; pass --device cpu, or --backend torch on {run_device}")
-        return instance_predictor(spec, exported_detector(model_from_file(contents), spec), device=torch.device("cpu"),
+        return instance_predictor(spec, _exported_detector(model_from_file(contents), spec=spec), device=torch.device("cpu"),
                                   amp_dtype=None)  # fmt: skip
     if spec.task == "instance":  # a detection network reads lists of [0, 1] images and resizes them itself
         return instance_predictor(spec, model_from_file(contents).to(run_device), device=run_device,
@@ -127,7 +128,7 @@ def load_predictor(
                              amp_dtype=autocast_dtype(run_device, precision))
 
 
-def exported_detector(model, spec: ModelSpec):
+def _exported_detector(model: torch.nn.Module, *, spec: ModelSpec):
     """``model`` (a detection network) exported to a temporary ``.onnx`` file and opened in onnxruntime; the
     file is removed once the session has read it."""
     import tempfile
