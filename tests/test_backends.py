@@ -166,12 +166,12 @@ def test_misuse_is_one_line(tiny_run, exported):
         create_backend("openvino", on_gpu)
 
 
-def test_detection_models_stay_in_pytorch(tmp_path):
+def test_detection_models_run_in_pytorch_or_onnxruntime_only(tmp_path):
     from pixelwise.modelfile import save_pretrained
 
     model = pixelwise.create_model("maskrcnn_r18", num_classes=2, fpn_channels=32, min_size=64, max_size=64)
     save_pretrained(model, tmp_path / "m")
-    with pytest.raises(PixelwiseError, match="backend 'openvino' runs semantic networks; a instance maskrcnn_r18"):
+    with pytest.raises(PixelwiseError, match="backend 'openvino' runs semantic networks; an instance maskrcnn_r18 model runs in torch or onnxruntime"):
         pixelwise.Predictor.from_file(tmp_path / "m", backend="openvino")
 
 
