@@ -56,6 +56,15 @@ def test_painting_crops_follows_the_full_mask_rule():
     values = torch.arange(1, 9)
     painted = MaskCrops.from_masks(masks).paint(values=values, scores=scores)
     assert torch.equal(painted, paint_instances(masks=masks, labels=values, scores=scores, shape=(30, 40)))
+    # paint_instances now paints through MaskCrops too, so also check against the rule itself, pixel by pixel:
+    # the highest score among the masks that cover a pixel wins, a tie goes to the later mask, 0 where none does
+    expected = torch.zeros(30, 40, dtype=torch.int64)
+    for y in range(30):
+        for x in range(40):
+            covering = [k for k in range(8) if masks[k, y, x]]
+            if covering:
+                expected[y, x] = values[max(covering, key=lambda k: (float(scores[k]), k))]
+    assert torch.equal(painted, expected)
 
 
 def test_an_instance_prediction_paints_and_encodes_from_its_crops():

@@ -30,6 +30,7 @@ import warnings
 
 import torch
 from torch import Tensor, nn
+from torchvision.models.detection.transform import resize_boxes
 
 IMAGE_NAME = "image"
 DETECTION_OUTPUTS = ("boxes", "labels", "scores", "masks")
@@ -46,8 +47,6 @@ class _OneImage(nn.Module):
         self.model = model
 
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        from torchvision.models.detection.transform import resize_boxes
-
         model = self.model
         original = image.shape[-2:]
         images, _ = model.transform([image])

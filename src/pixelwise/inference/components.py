@@ -22,6 +22,7 @@ from torch import Tensor
 
 from pixelwise.checks import check_int
 from pixelwise.errors import PixelwiseError
+from pixelwise.inference.mask_crops import MaskCrops
 
 
 def semantic_to_instances(
@@ -158,11 +159,8 @@ def paint_instances(
             f"masks {tuple(mask.shape)}, labels ({len(values)},) and scores ({len(confidence)},) do not describe "
             f"N instances of an {height}x{width} image; give (N, H, W) masks and N labels and scores"
         )
-    painted = torch.full((height, width), background, dtype=torch.int64)
-    # One pass per instance keeps memory at one map (a rank volume would be N x H x W).
-    for index in torch.argsort(confidence.cpu(), stable=True).tolist():  # least confident first
-        painted[mask[index].cpu()] = int(values[index])
-    return painted
+    # one rectangle per instance: memory stays at one map (a rank volume would be N x H x W)
+    return MaskCrops.from_masks(mask).paint(values=values, scores=confidence, background=background)
 
 
 def _numpy(value: Tensor | np.ndarray) -> np.ndarray:

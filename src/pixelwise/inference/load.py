@@ -129,13 +129,9 @@ def load_predictor(
 
 
 def _exported_detector(model: torch.nn.Module, *, spec: ModelSpec):
-    """``model`` (a detection network) exported to a temporary ``.onnx`` file and opened in onnxruntime; the
-    file is removed once the session has read it."""
-    import tempfile
-
-    from pixelwise.export.onnx import export_onnx
+    """``model`` (a detection network) exported to ONNX and opened in onnxruntime."""
     from pixelwise.inference.backends.onnxruntime import OnnxBackend, OnnxDetector
+    from pixelwise.inference.backends.registry import temporary_onnx
 
-    with tempfile.TemporaryDirectory(prefix="pixelwise-") as folder:
-        path = export_onnx(model, path=Path(folder) / "model.onnx", height=256, width=256, spec=spec)
+    with temporary_onnx(model, in_channels=spec.preprocess.in_channels) as path:
         return OnnxDetector(OnnxBackend(path, threads=torch.get_num_threads()))

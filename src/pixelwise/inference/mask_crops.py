@@ -24,16 +24,14 @@ Rect = tuple[int, int, int, int]
 """``(top, left, bottom, right)`` in image pixels, bottom and right exclusive."""
 
 
-def tight_crop(mask: Tensor, *, origin: tuple[int, int] = (0, 0)) -> tuple[Rect, Tensor]:
-    """The rectangle of rows and columns a bool ``(h, w)`` mask sets, in the coordinates of an image where the
-    mask's top-left pixel is ``origin`` ``(y, x)``, and the mask's pixels inside it (a copy). An empty mask
-    gives an empty rectangle at ``origin``."""
-    top, left = origin
+def _tight_crop(mask: Tensor) -> tuple[Rect, Tensor]:
+    """The rectangle of rows and columns a bool ``(H, W)`` mask sets and the mask's pixels inside it (a copy).
+    An empty mask gives the empty rectangle ``(0, 0, 0, 0)``."""
     rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
     if len(rows) == 0:
-        return (top, left, top, left), mask[:0, :0].clone()
+        return (0, 0, 0, 0), mask[:0, :0].clone()
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    return (top + y0, left + x0, top + y1, left + x1), mask[y0:y1, x0:x1].clone()
+    return (y0, x0, y1, x1), mask[y0:y1, x0:x1].clone()
 
 
 @dataclass
@@ -55,7 +53,7 @@ class MaskCrops:
         """From an ``(N, H, W)`` stack (bool, or nonzero is foreground)."""
         if masks.ndim != 3:
             raise PixelwiseError(f"masks of shape {tuple(masks.shape)} are not an (N, H, W) stack")
-        cropped = [tight_crop(mask.bool().cpu()) for mask in masks]
+        cropped = [_tight_crop(mask.bool().cpu()) for mask in masks]
         return cls(size=(int(masks.shape[1]), int(masks.shape[2])), rects=[r for r, _ in cropped], crops=[c for _, c in cropped])
 
     def __len__(self) -> int:

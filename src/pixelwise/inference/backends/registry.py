@@ -58,13 +58,20 @@ class BackendRequest:
         if self.onnx is not None:
             yield self.onnx
             return
-        import tempfile
+        with temporary_onnx(self.eager_network("onnx export"), in_channels=self.in_channels) as path:
+            yield path
 
-        from pixelwise.export.onnx import export_onnx
 
-        with tempfile.TemporaryDirectory(prefix="pixelwise-") as folder:
-            path = Path(folder) / "model.onnx"
-            yield export_onnx(self.eager_network("onnx export"), path=path, height=256, width=256, in_channels=self.in_channels)
+@contextmanager
+def temporary_onnx(network: nn.Module, *, in_channels: int) -> Iterator[Path]:
+    """``network`` exported to ONNX in a temporary folder (any input size), removed when the block ends:
+    for a runtime that reads the file once."""
+    import tempfile
+
+    from pixelwise.export.onnx import export_onnx
+
+    with tempfile.TemporaryDirectory(prefix="pixelwise-") as folder:
+        yield export_onnx(network, path=Path(folder) / "model.onnx", height=256, width=256, in_channels=in_channels)
 
 
 ONNX_BACKENDS = ("onnxruntime", "openvino", "openvino-int8")
